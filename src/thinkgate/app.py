@@ -1,0 +1,51 @@
+"""Composition root: settings → store → engine → MCP server → transport."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from thinkgate.config import Settings
+from thinkgate.engine.engine import Engine
+from thinkgate.store.url import open_store
+
+__all__ = ["build_engine", "configure_logging", "run_stdio"]
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send ThinkGate's logs to stderr (never stdout: in stdio mode stdout is the JSON-RPC wire)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("thinkgate")
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    root.propagate = False
+    thoughts = logging.getLogger("thinkgate.thoughts")
+    thoughts.setLevel(logging.INFO if settings.log_thoughts else logging.CRITICAL + 1)
+
+
+def build_engine(settings: Settings) -> Engine:
+    """An engine on the store the settings name (not yet started)."""
+    store = open_store(settings.resolved_store_url(), durability=settings.durability)
+    return Engine(store, settings.engine)
+
+
+async def run_stdio(settings: Settings) -> None:
+    """Serve MCP over stdio until the client closes stdin."""
+    from thinkgate.mcp.server import build_server
+    from thinkgate.mcp.stdio import serve_stdio
+
+    engine = build_engine(settings)
+    await engine.start()
+    log = logging.getLogger("thinkgate")
+    log.info("serving MCP on stdio, store %s", engine.store.url)
+    try:
+        server = build_server(engine, log_thoughts=settings.log_thoughts)
+        lowlevel = server._lowlevel_server  # the SDK's documented seam for transports it does not ship
+
+        async def run(read_stream, write_stream) -> None:  # type: ignore[no-untyped-def]
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
+        await serve_stdio(run)
+    finally:
+        await engine.stop()

@@ -1,0 +1,1 @@
+"""The ``thinkgate`` command line."""

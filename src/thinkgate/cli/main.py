@@ -1,0 +1,312 @@
+"""``thinkgate``: serve MCP, print client configs, inspect and audit stored sessions.
+
+Errors surface here, once: a ThinkGate error prints ``CODE: message`` on stderr and
+exits non-zero. Heavy modules are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from thinkgate import __version__
+from thinkgate.errors import ThinkGateError
+
+__all__ = ["app", "main"]
+
+T = TypeVar("T")
+
+STORE_HELP = (
+    "Event store URL: sqlite:///path.db (relative) or sqlite:////abs/path.db, or memory://. Env: THINKGATE_STORE."
+)
+StoreOpt = Annotated[str | None, typer.Option("--store", help=STORE_HELP, show_default=False)]
+
+
+class Durability(StrEnum):
+    normal = "normal"
+    full = "full"
+
+
+class Client(StrEnum):
+    claude_code = "claude-code"
+    cursor = "cursor"
+    vscode = "vscode"
+    gemini = "gemini"
+    codex = "codex"
+
+
+app = typer.Typer(
+    name="thinkgate",
+    help="ThinkGate: an auditable reasoning and verification runtime for AI agents, served over MCP.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+sessions_app = typer.Typer(help="List, show, export and delete stored sessions.", no_args_is_help=True)
+audit_app = typer.Typer(help="Check stored event logs for tampering.", no_args_is_help=True)
+app.add_typer(sessions_app, name="sessions")
+app.add_typer(audit_app, name="audit")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"thinkgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """ThinkGate command line."""
+
+
+def _settings(store: str | None, durability: str | None = None) -> Any:
+    from thinkgate.app import configure_logging
+    from thinkgate.config import Settings
+
+    settings = Settings.from_env().with_overrides(store_url=store, durability=durability)
+    configure_logging(settings)
+    return settings
+
+
+def _run(settings: Any, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``fn(engine)`` with a started engine on the configured store."""
+    from thinkgate.app import build_engine
+
+    async def go() -> T:
+        engine = build_engine(settings)
+        await engine.start()
+        try:
+            return await fn(engine)
+        finally:
+            await engine.stop()
+
+    return asyncio.run(go())
+
+
+@app.command()
+def serve(
+    store: StoreOpt = None,
+    durability: Annotated[
+        Durability | None,
+        typer.Option(
+            help="normal: survives kill -9; full: fsync every commit, survives power loss. Env: THINKGATE_DURABILITY."
+        ),
+    ] = None,
+) -> None:
+    """Serve MCP over stdio (for an MCP client to launch). Logs go to stderr."""
+    from thinkgate.app import run_stdio
+
+    settings = _settings(store, durability.value if durability else None)
+    if sys.stdin.isatty():
+        typer.echo(
+            f"thinkgate {__version__}: serving MCP on stdio (store {settings.resolved_store_url()}).\n"
+            "An MCP client should launch this command; see `thinkgate config --help`. Ctrl-D to stop.",
+            err=True,
+        )
+    asyncio.run(run_stdio(settings))
+
+
+@app.command()
+def config(
+    client: Annotated[Client, typer.Argument(help="The MCP client to configure.")],
+    store: StoreOpt = None,
+) -> None:
+    """Print the configuration snippet that adds ThinkGate to an MCP client."""
+    from thinkgate.cli.snippets import snippet
+
+    typer.echo(snippet(client.value, store), nl=False)
+
+
+@sessions_app.command("list")
+def sessions_list(
+    store: StoreOpt = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most sessions to list.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List stored sessions."""
+    from thinkgate.mcp.server import session_view
+
+    infos = _run(_settings(store), lambda e: e.sessions(limit=limit))
+    rows = [session_view(i) for i in infos]
+    if as_json:
+        typer.echo(json.dumps({"sessions": rows}, indent=2))
+        return
+    if not rows:
+        typer.echo("no sessions")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("session", "events", "created", "updated")
+    for r in rows:
+        table.add_row(r["sessionId"], str(r["events"]), r["createdAt"], r["updatedAt"])
+    Console().print(table)
+
+
+async def _session_detail(engine: Any, session_id: str) -> dict[str, Any]:
+    from thinkgate.errors import SessionNotFound
+
+    state = await engine.load(session_id)
+    info = await engine.store.session(session_id)
+    if state is None or info is None:
+        raise SessionNotFound(f"no session {session_id!r}")
+    thoughts: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await engine.history(session_id, cursor=cursor, limit=500)
+        thoughts.extend(page.thoughts)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return {
+        "sessionId": session_id,
+        "createdAt": info.created_at,
+        "updatedAt": info.updated_at,
+        "events": info.version,
+        "thoughtHistoryLength": state.history_length,
+        "branches": list(state.branches),
+        "thoughts": thoughts,
+    }
+
+
+@sessions_app.command("show")
+def sessions_show(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    store: StoreOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Show a session and its thoughts."""
+    detail = _run(_settings(store), lambda e: _session_detail(e, session_id))
+    if as_json:
+        typer.echo(json.dumps(detail, indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"session  {detail['sessionId']}")
+    typer.echo(f"created  {detail['createdAt']}   updated {detail['updatedAt']}   events {detail['events']}")
+    typer.echo(f"thoughts {detail['thoughtHistoryLength']}   branches {', '.join(detail['branches']) or '-'}")
+    for t in detail["thoughts"]:
+        marks = []
+        if t.get("isRevision"):
+            marks.append(f"revises {t.get('revisesThought', '?')}")
+        if t.get("branchId"):
+            marks.append(f"branch {t['branchId']} from {t.get('branchFromThought', '?')}")
+        suffix = f"  [{'; '.join(marks)}]" if marks else ""
+        typer.echo(f"\n{t['thoughtNumber']}/{t['totalThoughts']} {t['thoughtId']}{suffix}")
+        typer.echo(t["thought"])
+
+
+@sessions_app.command("export")
+def sessions_export(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    store: StoreOpt = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
+) -> None:
+    """Export a session's full event log (with its hash chain) as JSON."""
+    from thinkgate.errors import SessionNotFound
+
+    async def export(engine: Any) -> dict[str, Any]:
+        info = await engine.store.session(session_id)
+        if info is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        events = await engine.events(session_id)
+        return {
+            "format": "thinkgate-session/1",
+            "sessionId": session_id,
+            "headHash": info.head_hash,
+            "events": [
+                {
+                    "version": e.version,
+                    "type": e.type,
+                    "recordedAt": e.recorded_at,
+                    "payload": e.data(),
+                    "prevHash": e.prev_hash,
+                    "hash": e.hash,
+                }
+                for e in events
+            ],
+        }
+
+    text = json.dumps(_run(_settings(store), export), indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
+@sessions_app.command("delete")
+def sessions_delete(
+    session_id: Annotated[str, typer.Argument(help="Session id.")],
+    store: StoreOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a session and all of its events (this cannot be undone)."""
+    from thinkgate.errors import SessionNotFound
+
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Delete session {session_id} and all its events?", abort=True)
+    if not _run(_settings(store), lambda e: e.delete(session_id)):
+        raise SessionNotFound(f"no session {session_id!r}")
+    typer.echo(f"deleted {session_id}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    session_id: Annotated[str | None, typer.Argument(help="Session id; all sessions when omitted.")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Recompute hash chains; exit 0 when intact, 1 naming the first bad event when not."""
+
+    async def verify(engine: Any) -> list[tuple[str, Any]]:
+        if session_id is not None:
+            return [(session_id, await engine.verify(session_id))]
+        out: list[tuple[str, Any]] = []
+        after = None
+        while True:
+            infos = await engine.sessions(limit=1000, after=after)
+            for info in infos:
+                out.append((info.session_id, await engine.verify(info.session_id)))
+            if len(infos) < 1000:
+                return out
+            after = infos[-1].session_id
+
+    results = _run(_settings(store), verify)
+    bad = [(sid, brk) for sid, brk in results if brk is not None]
+    for sid, brk in bad:
+        typer.echo(f"TAMPERED session {sid}: first bad event is version {brk.version}: {brk.reason}", err=True)
+    if bad:
+        raise typer.Exit(1)
+    typer.echo(f"ok: {len(results)} session(s), hash chains intact")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, prog_name="thinkgate", standalone_mode=False)
+    except ThinkGateError as exc:
+        typer.echo(f"error: {exc.code}: {exc.message}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

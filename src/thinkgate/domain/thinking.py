@@ -1,0 +1,255 @@
+"""Commands on a session's thought chain and ``decide``: validate a command against the state.
+
+``decide`` returns the events a command produces, or raises a typed error and
+produces nothing. It reads no clock and makes no ids of its own: the session id and
+the time come in with the call, thought ids are derived from the session's sequence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from thinkgate.domain.chain import canonical
+from thinkgate.domain.events import Event, HistoryCleared, SessionCreated, ThoughtRecorded
+from thinkgate.domain.safety import scan_text
+from thinkgate.domain.state import SessionState
+from thinkgate.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    LimitExceeded,
+    ThoughtTooLong,
+    UnknownReference,
+)
+
+__all__ = ["ClearHistory", "Decision", "Limits", "RecordThought", "decide"]
+
+# After this many thoughts in a row without a branch or revision, nudge towards an alternative.
+LINEAR_RUN_NUDGE = 6
+MAX_REQUEST_ID_LENGTH = 200
+MAX_BRANCH_ID_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps that commands are checked against."""
+
+    max_thought_bytes: int = 32 * 1024
+    max_thoughts_per_session: int = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class RecordThought:
+    """Add one thought to a session's chain (the ``sequentialthinking`` tool)."""
+
+    thought: str
+    thought_number: int
+    total_thoughts: int
+    next_thought_needed: bool
+    is_revision: bool | None = None
+    revises_thought: int | None = None
+    branch_from_thought: int | None = None
+    branch_id: str | None = None
+    needs_more_thoughts: bool | None = None
+    request_id: str | None = None
+
+    def digest(self) -> str:
+        """A fingerprint of the arguments, to tell a true retry from a reused request id."""
+        data = asdict(self)
+        data.pop("request_id")
+        return hashlib.sha256(canonical(data)).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class ClearHistory:
+    """Start a session's thought history afresh."""
+
+    request_id: str | None = None
+
+
+Command = RecordThought | ClearHistory
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a command does: new events, or (for a retried request) the version that already answered it."""
+
+    events: tuple[Event, ...] = ()
+    replay_of: int | None = None
+
+
+def decide(state: SessionState | None, command: Command, *, session_id: str, now: str, limits: Limits) -> Decision:
+    """Decide ``command`` against ``state`` (None when the session does not exist yet).
+
+    Raises:
+        InvalidInput: arguments out of range.
+        ThoughtTooLong: the thought exceeds ``limits.max_thought_bytes``.
+        UnknownReference: a revision or branch names a thought that does not exist.
+        LimitExceeded: the session already holds ``limits.max_thoughts_per_session`` thoughts.
+        IdempotencyConflict: the request id was used before with other arguments.
+    """
+    _check_request_id(command.request_id)
+    if state is not None and command.request_id is not None:
+        seen = state.requests.get(command.request_id)
+        if seen is not None:
+            digest = command.digest() if isinstance(command, RecordThought) else "clear"
+            if seen[1] != digest:
+                raise IdempotencyConflict(
+                    f"requestId {command.request_id!r} was already used for a different call; "
+                    "use a new requestId for a new call"
+                )
+            return Decision(replay_of=seen[0])
+    prefix: tuple[Event, ...] = ()
+    if state is None:
+        created = SessionCreated(session_id=session_id, created_at=now)
+        prefix = (created,)
+        state = SessionState(session_id=session_id, created_at=now, version=1)
+    if isinstance(command, ClearHistory):
+        return Decision((*prefix, HistoryCleared(cleared=state.history_length, request_id=command.request_id)))
+    return Decision((*prefix, _record(state, command, limits)))
+
+
+def _check_request_id(request_id: str | None) -> None:
+    if request_id is not None and not (0 < len(request_id) <= MAX_REQUEST_ID_LENGTH):
+        raise InvalidInput(f"requestId must be 1 to {MAX_REQUEST_ID_LENGTH} characters")
+
+
+def _utf8_len(text: str) -> int:
+    # A str of n code points is at most 4n bytes of UTF-8: skip the encode when that already fits.
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _record(state: SessionState, cmd: RecordThought, limits: Limits) -> ThoughtRecorded:
+    for name, value in (
+        ("thoughtNumber", cmd.thought_number),
+        ("totalThoughts", cmd.total_thoughts),
+        ("revisesThought", cmd.revises_thought),
+        ("branchFromThought", cmd.branch_from_thought),
+    ):
+        if value is not None and value < 1:
+            raise InvalidInput(f"{name} must be an integer >= 1, got {value}")
+    size = _utf8_len(cmd.thought)
+    if size > limits.max_thought_bytes:
+        raise ThoughtTooLong(
+            f"thought is {size} bytes; the limit is {limits.max_thought_bytes}. Split it into several shorter thoughts."
+        )
+    if state.seq >= limits.max_thoughts_per_session:
+        raise LimitExceeded(
+            f"session {state.session_id!r} already holds {state.seq} thoughts, the limit per session; "
+            "continue in a new session (pass a new sessionId)"
+        )
+    for name, ref in (
+        ("revisesThought", cmd.revises_thought),
+        ("branchFromThought", cmd.branch_from_thought),
+    ):
+        if ref is not None and ref not in state.numbers:
+            raise UnknownReference(f"{name}={ref} names no thought in this session; {_existing(state)}")
+    warnings: list[str] = []
+    scan = scan_text(cmd.thought)
+    warnings.extend(_scan_warnings("thought", scan.injections, scan.secrets))
+    branch_id = cmd.branch_id
+    assigned_branch = False
+    if branch_id is not None:
+        if not (0 < len(branch_id) <= MAX_BRANCH_ID_LENGTH):
+            raise InvalidInput(f"branchId must be 1 to {MAX_BRANCH_ID_LENGTH} characters")
+        bscan = scan_text(branch_id)
+        warnings.extend(_scan_warnings("branchId", bscan.injections, bscan.secrets))
+        branch_id = bscan.text
+    elif cmd.branch_from_thought is not None:
+        branch_id = _new_branch_id(state, cmd.branch_from_thought)
+        assigned_branch = True
+    is_revision = bool(cmd.is_revision) or cmd.revises_thought is not None
+    seq = state.seq + 1
+    thought_id = f"t{seq}"
+    total = max(cmd.total_thoughts, cmd.thought_number)
+    parent = state.numbers.get(cmd.branch_from_thought) if cmd.branch_from_thought else state.last_thought_id
+    history_length = state.history_length + 1
+    branches = list(state.branches)
+    if branch_id is not None and branch_id not in state.branch_set:
+        branches.append(branch_id)
+    result: dict[str, Any] = {
+        "thoughtNumber": cmd.thought_number,
+        "totalThoughts": total,
+        "nextThoughtNeeded": cmd.next_thought_needed,
+        "branches": branches,
+        "thoughtHistoryLength": history_length,
+        "sessionId": state.session_id,
+        "thoughtId": thought_id,
+    }
+    if branch_id is not None:
+        result["branchId"] = branch_id
+    if assigned_branch:
+        warnings.append(f"branchFromThought given without branchId: assigned branchId {branch_id!r}")
+    result["warnings"] = warnings
+    result["feedback"] = _feedback(state, cmd, is_revision)
+    return ThoughtRecorded(
+        thought_id=thought_id,
+        seq=seq,
+        content=scan.text,
+        thought_number=cmd.thought_number,
+        total_thoughts=total,
+        next_thought_needed=cmd.next_thought_needed,
+        is_revision=is_revision,
+        revises_thought=cmd.revises_thought,
+        branch_from_thought=cmd.branch_from_thought,
+        branch_id=branch_id,
+        needs_more_thoughts=bool(cmd.needs_more_thoughts),
+        parent_id=parent,
+        request_id=cmd.request_id,
+        args_digest=cmd.digest() if cmd.request_id is not None else None,
+        warnings=tuple(warnings),
+        result=result,
+    )
+
+
+def _existing(state: SessionState) -> str:
+    if not state.numbers:
+        return "the session has no thoughts yet"
+    numbers = sorted(state.numbers.keys())
+    if len(numbers) > 20:
+        shown = ", ".join(map(str, numbers[:10])) + ", …, " + ", ".join(map(str, numbers[-5:]))
+    else:
+        shown = ", ".join(map(str, numbers))
+    return f"existing thoughtNumbers: {shown}"
+
+
+def _new_branch_id(state: SessionState, branch_from: int) -> str:
+    n = len(state.branches) + 1
+    while f"branch-{branch_from}-{n}" in state.branch_set:
+        n += 1
+    return f"branch-{branch_from}-{n}"
+
+
+def _scan_warnings(field: str, injections: tuple[str, ...], secrets: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    if injections:
+        out.append(f"{field}: possible prompt-injection pattern ({', '.join(injections)}); content kept")
+    if secrets:
+        out.append(f"{field}: secret redacted before storage ({', '.join(secrets)})")
+    return out
+
+
+def _feedback(state: SessionState, cmd: RecordThought, is_revision: bool) -> list[str]:
+    out: list[str] = []
+    if cmd.is_revision and cmd.revises_thought is None:
+        out.append("isRevision is set but revisesThought is not: name the thought this revises.")
+    if cmd.thought_number in state.numbers and not is_revision and cmd.branch_from_thought is None:
+        out.append(
+            f"thoughtNumber {cmd.thought_number} was already used in this session; "
+            "use the next number, or set revisesThought to revise it."
+        )
+    run = 0 if (is_revision or cmd.branch_from_thought is not None) else state.linear_run + 1
+    if run >= LINEAR_RUN_NUDGE and not state.branches and cmd.next_thought_needed:
+        out.append(
+            f"{run} steps in a row without a branch or revision: consider an alternative "
+            "(branchFromThought) or revisit an earlier step (revisesThought)."
+        )
+    if not cmd.next_thought_needed:
+        out.append("Chain complete: give your answer; no further sequentialthinking call is needed.")
+    elif cmd.thought_number >= cmd.total_thoughts and not cmd.needs_more_thoughts:
+        out.append(
+            "Reached totalThoughts: finish with nextThoughtNeeded=false, "
+            "or raise totalThoughts / set needsMoreThoughts if more steps are needed."
+        )
+    return out

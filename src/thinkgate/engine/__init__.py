@@ -1,0 +1,1 @@
+"""The engine: commands to events, per-session serialisation, hot-state cache, snapshots."""

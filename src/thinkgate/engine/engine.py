@@ -1,0 +1,302 @@
+"""The engine: runs commands against sessions and keeps their event logs.
+
+One session's commands are applied one at a time (a per-session lock); different
+sessions run concurrently. A command is decided against the session's state, its
+events are appended with the expected version, and only then is the state advanced
+and the result returned: nothing is acknowledged before the store has it. A version
+conflict (another process wrote the session) reloads the session and decides again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import weakref
+from asyncio import Lock
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from thinkgate.domain.chain import ChainBreak, verify_chain
+from thinkgate.domain.events import Event, HistoryCleared, ThoughtRecorded, event_from_payload
+from thinkgate.domain.ids import check_session_id
+from thinkgate.domain.state import SessionState, apply
+from thinkgate.domain.thinking import ClearHistory, Decision, Limits, RecordThought, decide
+from thinkgate.engine.cache import StateCache
+from thinkgate.errors import (
+    IntegrityError,
+    InvalidInput,
+    LimitExceeded,
+    SessionNotFound,
+    StoreError,
+    VersionConflict,
+)
+from thinkgate.store.base import EventStore, NewEvent, SessionInfo, Snapshot, StoredEvent
+
+__all__ = ["Engine", "EngineConfig", "HistoryPage", "utc_now"]
+
+log = logging.getLogger("thinkgate.engine")
+
+SNAPSHOT_FORMAT = 1
+CONFLICT_RETRIES = 8
+MAX_PAGE = 500
+
+
+def utc_now() -> str:
+    """The current time as an ISO-8601 UTC string with milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_session_id() -> str:
+    """An unguessable, path-safe session id (128 random bits)."""
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Engine tuning; every value has a safe default."""
+
+    limits: Limits = Limits()
+    max_sessions: int = 100_000
+    cache_max_sessions: int = 2048
+    cache_max_bytes: int = 16 * 1024 * 1024
+    snapshot_every: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of a session's thought history."""
+
+    session_id: str
+    thoughts: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class Engine:
+    """Executes commands on sessions stored in an ``EventStore``."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        config: EngineConfig | None = None,
+        *,
+        clock: Callable[[], str] = utc_now,
+        id_factory: Callable[[], str] = new_session_id,
+    ) -> None:
+        self.store = store
+        self.config = config or EngineConfig()
+        self.clock = clock
+        self.id_factory = id_factory
+        self.cache = StateCache(self.config.cache_max_sessions, self.config.cache_max_bytes)
+        self._locks: weakref.WeakValueDictionary[str, Lock] = weakref.WeakValueDictionary()
+
+    async def start(self) -> None:
+        await self.store.open()
+
+    async def stop(self) -> None:
+        await self.store.close()
+
+    def new_session_id(self) -> str:
+        return self.id_factory()
+
+    def _lock(self, session_id: str) -> Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = Lock()
+            self._locks[session_id] = lock
+        return lock
+
+    # -- commands -----------------------------------------------------------------------------
+
+    async def record_thought(self, session_id: str, command: RecordThought) -> dict[str, Any]:
+        """Record one thought; returns the structured result (the first one again for a retried request)."""
+        event = await self._execute(check_session_id(session_id), command)
+        if not isinstance(event, ThoughtRecorded):
+            raise InvalidInput(f"requestId {command.request_id!r} was used for a different kind of call")
+        return dict(event.result)
+
+    async def clear_history(self, session_id: str, request_id: str | None = None) -> dict[str, Any]:
+        """Start a session's history afresh; returns how many thoughts were cleared."""
+        check_session_id(session_id)
+        if await self.load(session_id) is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        event = await self._execute(session_id, ClearHistory(request_id=request_id))
+        if not isinstance(event, HistoryCleared):
+            raise InvalidInput(f"requestId {request_id!r} was used for a different kind of call")
+        return {"sessionId": session_id, "cleared": event.cleared}
+
+    async def _execute(self, session_id: str, command: RecordThought | ClearHistory) -> Event:
+        async with self._lock(session_id):
+            for _ in range(CONFLICT_RETRIES):
+                state = await self.load(session_id)
+                if state is None:
+                    await self._check_session_cap()
+                decision: Decision = decide(
+                    state, command, session_id=session_id, now=self.clock(), limits=self.config.limits
+                )
+                if decision.replay_of is not None:
+                    return await self._event_at(session_id, decision.replay_of)
+                try:
+                    await self._append(session_id, state, decision.events)
+                except VersionConflict:
+                    # Another process wrote this session: forget what we knew and decide again.
+                    self.cache.drop(session_id)
+                    continue
+                return decision.events[-1]
+        raise VersionConflict(f"session {session_id!r} is being written by other processes too fast; retry the call")
+
+    async def _check_session_cap(self) -> None:
+        if await self.store.count_sessions() >= self.config.max_sessions:
+            raise LimitExceeded(
+                f"the store holds {self.config.max_sessions} sessions, the configured maximum; "
+                "delete old sessions (thinkgate sessions delete) or raise THINKGATE_MAX_SESSIONS"
+            )
+
+    async def _append(self, session_id: str, state: SessionState | None, events: tuple[Event, ...]) -> None:
+        now = self.clock()
+        expected = state.version if state else 0
+        await self.store.append(session_id, expected, [NewEvent(e.TYPE, e.to_payload(), now) for e in events])
+        new_state = state
+        for event in events:
+            new_state = apply(new_state, event)
+        assert new_state is not None  # events are never empty here
+        self.cache.put(new_state)
+        every = self.config.snapshot_every
+        if new_state.version // every > expected // every:
+            await self._snapshot(new_state)
+
+    async def _snapshot(self, state: SessionState) -> None:
+        blob = orjson.dumps({"format": SNAPSHOT_FORMAT, "state": state.to_snapshot()})
+        try:
+            await self.store.save_snapshot(Snapshot(state.session_id, state.version, blob))
+        except StoreError:
+            # A snapshot is an optimisation: the events are already stored, so the call still succeeds.
+            log.warning("could not save a snapshot of session %s", state.session_id, exc_info=True)
+
+    async def _event_at(self, session_id: str, version: int) -> Event:
+        rows = await self.store.read(session_id, version, limit=1)
+        if not rows:
+            raise IntegrityError(f"session {session_id!r} has no event {version}")
+        return event_from_payload(rows[0].type, rows[0].data())
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def load(self, session_id: str) -> SessionState | None:
+        """The session's current state (from the cache, else snapshot + tail), or None."""
+        state = self.cache.get(session_id)
+        if state is not None:
+            return state
+        state = None
+        start = 1
+        snap = await self.store.load_snapshot(session_id)
+        if snap is not None:
+            try:
+                data = orjson.loads(snap.state)
+                if data.get("format") == SNAPSHOT_FORMAT:
+                    state = SessionState.from_snapshot(data["state"])
+                    start = state.version + 1
+            except (ValueError, KeyError, TypeError):
+                log.warning("ignoring an unreadable snapshot of session %s", session_id)
+                state, start = None, 1
+        while True:
+            rows = await self.store.read(session_id, start, limit=2000)
+            for row in rows:
+                state = apply(state, event_from_payload(row.type, row.data()))
+            if len(rows) < 2000:
+                break
+            start = rows[-1].version + 1
+        if state is not None:
+            self.cache.put(state)
+        return state
+
+    async def history(
+        self, session_id: str, *, branch_id: str | None = None, cursor: str | None = None, limit: int = 50
+    ) -> HistoryPage:
+        """A page of the session's thoughts since its last clear, oldest first."""
+        check_session_id(session_id)
+        state = await self.load(session_id)
+        if state is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+        start = state.history_start + 1
+        if cursor is not None:
+            try:
+                start = max(start, int(cursor))
+            except ValueError:
+                raise InvalidInput(f"cursor {cursor!r} is not one this server returned") from None
+        out: list[dict[str, Any]] = []
+        next_cursor: str | None = None
+        while len(out) < limit:
+            rows = await self.store.read(session_id, start, limit=limit * 2)
+            for row in rows:
+                if row.type == ThoughtRecorded.TYPE:
+                    data = row.data()
+                    if branch_id is None or data["branch_id"] == branch_id:
+                        out.append(_thought_view(row, data))
+                        if len(out) == limit:
+                            next_cursor = str(row.version + 1) if row.version < state.version else None
+                            break
+            if len(out) == limit or len(rows) < limit * 2:
+                break
+            start = rows[-1].version + 1
+        return HistoryPage(session_id, out, next_cursor)
+
+    async def sessions(self, *, limit: int = 100, after: str | None = None) -> list[SessionInfo]:
+        if not 1 <= limit <= 10_000:
+            raise InvalidInput("limit must be between 1 and 10000")
+        return await self.store.list_sessions(limit=limit, after=after)
+
+    async def events(self, session_id: str) -> list[StoredEvent]:
+        """Every stored event of a session, in order."""
+        out: list[StoredEvent] = []
+        start = 1
+        while True:
+            rows = await self.store.read(session_id, start, limit=5000)
+            out.extend(rows)
+            if len(rows) < 5000:
+                return out
+            start = rows[-1].version + 1
+
+    async def verify(self, session_id: str) -> ChainBreak | None:
+        """Recompute a session's hash chain; None when it is intact.
+
+        Raises:
+            SessionNotFound: no such session.
+        """
+        info = await self.store.session(session_id)
+        if info is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        return verify_chain(session_id, await self.events(session_id), info.version, info.head_hash)
+
+    async def delete(self, session_id: str) -> bool:
+        check_session_id(session_id)
+        async with self._lock(session_id):
+            self.cache.drop(session_id)
+            return await self.store.delete_session(session_id)
+
+
+def _thought_view(row: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "thoughtId": data["thought_id"],
+        "thoughtNumber": data["thought_number"],
+        "totalThoughts": data["total_thoughts"],
+        "thought": data["content"],
+        "nextThoughtNeeded": data["next_thought_needed"],
+        "recordedAt": row.recorded_at,
+    }
+    for key, wire in (
+        ("is_revision", "isRevision"),
+        ("revises_thought", "revisesThought"),
+        ("branch_from_thought", "branchFromThought"),
+        ("branch_id", "branchId"),
+        ("needs_more_thoughts", "needsMoreThoughts"),
+        ("parent_id", "parentId"),
+    ):
+        value = data.get(key)
+        if value not in (None, False):
+            view[wire] = value
+    return view

@@ -1,0 +1,292 @@
+"""``build_server``: the MCP tools, resources and prompts, bound to an engine.
+
+Handlers are ``async def`` (a sync tool costs a thread hop per call). Domain errors
+become tool results with ``isError: true``, a text ``CODE: message`` and a
+``structuredContent.error`` object with the same code; resources raise the SDK's
+resource errors. Nothing here prints to stdout.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, NotRequired, TypedDict
+
+import orjson
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import Field, WithJsonSchema
+
+from thinkgate import __version__
+from thinkgate.domain.ids import SESSION_ID_PATTERN, check_session_id
+from thinkgate.domain.safety import scan_text
+from thinkgate.domain.thinking import RecordThought
+from thinkgate.engine.engine import Engine
+from thinkgate.errors import SessionNotFound, ThinkGateError
+from thinkgate.mcp import texts
+from thinkgate.mcp.connection import DefaultSessions
+
+__all__ = ["ThoughtResult", "build_server"]
+
+# Thought content goes only to this logger, and only when THINKGATE_LOG_THOUGHTS=1 (secrets redacted).
+thought_log = logging.getLogger("thinkgate.thoughts")
+
+# The official server advertises string-or-native types for coerced fields; so do we.
+_BOOL = WithJsonSchema({"type": ["boolean", "string"]})
+_INT = WithJsonSchema({"type": ["integer", "string"], "minimum": 1})
+_OPT_INT = WithJsonSchema({"type": ["integer", "string"], "minimum": 1})
+_OPT_BOOL = WithJsonSchema({"type": ["boolean", "string"]})
+_SESSION = Field(
+    default=None,
+    description="Session to use; omit for this connection's own session. Unknown ids create that session.",
+    pattern=SESSION_ID_PATTERN,
+    max_length=128,
+)
+
+
+class ThoughtResult(TypedDict):
+    """Result of ``sequentialthinking``: the official fields plus ThinkGate's additions."""
+
+    thoughtNumber: int
+    totalThoughts: int
+    nextThoughtNeeded: bool
+    branches: list[str]
+    thoughtHistoryLength: int
+    sessionId: str
+    thoughtId: str
+    branchId: NotRequired[str]
+    warnings: list[str]
+    feedback: list[str]
+
+
+class HistoryResult(TypedDict):
+    """A page of a session's thoughts."""
+
+    sessionId: str
+    thoughts: list[dict[str, Any]]
+    nextCursor: str | None
+
+
+class SessionsResult(TypedDict):
+    """A page of sessions."""
+
+    sessions: list[dict[str, Any]]
+    nextCursor: str | None
+
+
+class ClearResult(TypedDict):
+    """What ``clear_thinking_history`` did."""
+
+    sessionId: str
+    cleared: int
+
+
+def tool_error(exc: ThinkGateError) -> CallToolResult:
+    """A domain error as a tool result the model can read and a client can branch on."""
+    return CallToolResult(
+        is_error=True,
+        content=[TextContent(type="text", text=f"{exc.code}: {exc.message}")],
+        structured_content={"error": {"code": exc.code, "message": exc.message, "retriable": exc.retriable}},
+    )
+
+
+def session_view(info: Any) -> dict[str, Any]:
+    return {
+        "sessionId": info.session_id,
+        "events": info.version,
+        "createdAt": info.created_at,
+        "updatedAt": info.updated_at,
+    }
+
+
+def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
+    """The ThinkGate MCP server bound to ``engine`` (which the caller starts and stops)."""
+    server = MCPServer(
+        "thinkgate",
+        version=__version__,
+        instructions=texts.INSTRUCTIONS,
+        # The SDK configures the root logger at this level; ThinkGate's own logger is set up in app.py.
+        log_level="WARNING",
+    )
+    defaults = DefaultSessions()
+
+    def resolve(ctx: Context, session_id: str | None, *, create: bool) -> str:
+        if session_id is not None:
+            return check_session_id(session_id)
+        key = defaults.connection_key(ctx.request_context.session)
+        existing = defaults.get(key)
+        if existing is not None:
+            return existing
+        if not create:
+            raise SessionNotFound("this connection has no session yet: pass sessionId, or record a thought first")
+        new = engine.new_session_id()
+        defaults.set(key, new)
+        return new
+
+    @server.tool(
+        name="sequentialthinking",
+        title="Sequential Thinking",
+        description=texts.SEQUENTIAL_THINKING,
+        annotations=ToolAnnotations(
+            title="Sequential Thinking",
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=False,
+        ),
+    )
+    async def sequentialthinking(
+        ctx: Context,
+        thought: Annotated[str, Field(description="Your current thinking step")],
+        nextThoughtNeeded: Annotated[bool, _BOOL, Field(description="Whether another thought step is needed")],
+        thoughtNumber: Annotated[int, _INT, Field(ge=1, description="Current thought number (e.g. 1, 2, 3)")],
+        totalThoughts: Annotated[int, _INT, Field(ge=1, description="Estimated total thoughts needed")],
+        isRevision: Annotated[
+            bool | None, _OPT_BOOL, Field(description="Whether this revises previous thinking")
+        ] = None,
+        revisesThought: Annotated[
+            int | None, _OPT_INT, Field(ge=1, description="Which thought is being reconsidered")
+        ] = None,
+        branchFromThought: Annotated[
+            int | None, _OPT_INT, Field(ge=1, description="Branching point thought number")
+        ] = None,
+        branchId: Annotated[str | None, Field(description="Branch identifier", max_length=200)] = None,
+        needsMoreThoughts: Annotated[bool | None, _OPT_BOOL, Field(description="If more thoughts are needed")] = None,
+        sessionId: Annotated[str | None, _SESSION] = None,
+        requestId: Annotated[
+            str | None,
+            Field(
+                description="Idempotency key: a retry with the same requestId is not recorded twice",
+                max_length=200,
+            ),
+        ] = None,
+    ) -> ThoughtResult:
+        command = RecordThought(
+            thought=thought,
+            thought_number=thoughtNumber,
+            total_thoughts=totalThoughts,
+            next_thought_needed=nextThoughtNeeded,
+            is_revision=isRevision,
+            revises_thought=revisesThought,
+            branch_from_thought=branchFromThought,
+            branch_id=branchId,
+            needs_more_thoughts=needsMoreThoughts,
+            request_id=requestId,
+        )
+        try:
+            sid = resolve(ctx, sessionId, create=True)
+            result = await engine.record_thought(sid, command)
+        except ThinkGateError as exc:
+            return tool_error(exc)  # type: ignore[return-value]  # the SDK passes error results through
+        if log_thoughts:
+            thought_log.info("%s %s: %s", sid, result["thoughtId"], scan_text(thought).text)
+        return result  # type: ignore[return-value]  # built by the domain with exactly these keys
+
+    @server.tool(
+        name="get_thinking_history",
+        title="Get thinking history",
+        description=texts.GET_HISTORY,
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+    async def get_thinking_history(
+        ctx: Context,
+        sessionId: Annotated[str | None, _SESSION] = None,
+        branchId: Annotated[str | None, Field(description="Only thoughts of this branch", max_length=200)] = None,
+        cursor: Annotated[str | None, Field(description="nextCursor of the previous page", max_length=32)] = None,
+        limit: Annotated[int, Field(ge=1, le=500, description="Thoughts per page")] = 50,
+    ) -> HistoryResult:
+        try:
+            sid = resolve(ctx, sessionId, create=False)
+            page = await engine.history(sid, branch_id=branchId, cursor=cursor, limit=limit)
+        except ThinkGateError as exc:
+            return tool_error(exc)  # type: ignore[return-value]
+        return {"sessionId": page.session_id, "thoughts": page.thoughts, "nextCursor": page.next_cursor}
+
+    @server.tool(
+        name="list_sessions",
+        title="List sessions",
+        description=texts.LIST_SESSIONS,
+        annotations=ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+        ),
+    )
+    async def list_sessions(
+        cursor: Annotated[str | None, Field(description="nextCursor of the previous page", max_length=128)] = None,
+        limit: Annotated[int, Field(ge=1, le=1000, description="Sessions per page")] = 100,
+    ) -> SessionsResult:
+        try:
+            infos = await engine.sessions(limit=limit + 1, after=cursor)
+        except ThinkGateError as exc:
+            return tool_error(exc)  # type: ignore[return-value]
+        more = len(infos) > limit
+        infos = infos[:limit]
+        return {
+            "sessions": [session_view(i) for i in infos],
+            "nextCursor": infos[-1].session_id if more and infos else None,
+        }
+
+    @server.tool(
+        name="clear_thinking_history",
+        title="Clear thinking history",
+        description=texts.CLEAR_HISTORY,
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+        ),
+    )
+    async def clear_thinking_history(
+        ctx: Context,
+        sessionId: Annotated[str | None, _SESSION] = None,
+        requestId: Annotated[str | None, Field(description="Idempotency key", max_length=200)] = None,
+    ) -> ClearResult:
+        try:
+            sid = resolve(ctx, sessionId, create=False)
+            result = await engine.clear_history(sid, request_id=requestId)
+        except ThinkGateError as exc:
+            return tool_error(exc)  # type: ignore[return-value]
+        return {"sessionId": result["sessionId"], "cleared": result["cleared"]}
+
+    @server.resource(
+        "thinkgate://sessions",
+        name="sessions",
+        description="Sessions in the store (first 1,000 by id), as JSON.",
+        mime_type="application/json",
+    )
+    async def sessions_resource() -> str:
+        infos = await engine.sessions(limit=1000)
+        return orjson.dumps({"sessions": [session_view(i) for i in infos]}).decode()
+
+    @server.resource(
+        "thinkgate://session/{session_id}/timeline",
+        name="session-timeline",
+        description="A session's thoughts since its last clear, oldest first, as JSON.",
+        mime_type="application/json",
+    )
+    async def timeline_resource(session_id: str) -> str:
+        try:
+            check_session_id(session_id)
+            thoughts: list[dict[str, Any]] = []
+            cursor: str | None = None
+            while True:
+                page = await engine.history(session_id, cursor=cursor, limit=500)
+                thoughts.extend(page.thoughts)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        except SessionNotFound as exc:
+            raise ResourceNotFoundError(f"{exc.code}: {exc.message}") from exc
+        except ThinkGateError as exc:
+            raise ResourceError(f"{exc.code}: {exc.message}") from exc
+        return orjson.dumps({"sessionId": session_id, "thoughts": thoughts}).decode()
+
+    @server.prompt(
+        name="sequential-thinking-guidance",
+        title="Sequential thinking guidance",
+        description="When and how to use the sequentialthinking tool.",
+    )
+    def guidance() -> str:
+        return texts.GUIDANCE
+
+    return server

@@ -1,0 +1,55 @@
+"""Texts the MCP surface shows to models: tool descriptions, instructions, the guidance prompt.
+
+Tool descriptions stay under 1,024 characters (some clients cut or refuse longer ones).
+"""
+
+from __future__ import annotations
+
+__all__ = ["CLEAR_HISTORY", "GET_HISTORY", "GUIDANCE", "INSTRUCTIONS", "LIST_SESSIONS", "SEQUENTIAL_THINKING"]
+
+SEQUENTIAL_THINKING = """\
+Record one step of a chain of thought; use it for problems that need several steps, \
+planning with room to revise, or analysis where the approach may change.
+
+Each call is one thought. Set thoughtNumber (1, 2, 3 ...) and your estimate totalThoughts \
+(raise it when you need more), and nextThoughtNeeded=false on the last step.
+To correct an earlier step: isRevision=true with revisesThought=<its number>.
+To explore an alternative: branchFromThought=<number> and a branchId.
+References are checked: naming a thought that does not exist is an error that lists the \
+existing ones.
+
+Thoughts are stored durably per session. Without sessionId each connection has its own \
+session; the result returns sessionId, pass it to continue after a restart. requestId makes \
+a retry safe. The result may carry warnings (secrets redacted, injection patterns) and short \
+feedback; read it. Keep thoughts short and concrete."""
+
+GET_HISTORY = (
+    "Read back the thoughts of a session (this connection's session when sessionId is omitted), "
+    "oldest first, optionally only one branch. Paged: pass nextCursor to get the next page."
+)
+
+LIST_SESSIONS = "List stored sessions with their event counts and times, by id. Paged with nextCursor."
+
+CLEAR_HISTORY = (
+    "Start a session's thought history afresh (this connection's session when sessionId is omitted). "
+    "The earlier thoughts no longer count for numbering, branches or history; they stay in the "
+    "session's audit log."
+)
+
+INSTRUCTIONS = (
+    "ThinkGate records your reasoning as durable, auditable sessions. Use sequentialthinking for "
+    "step-by-step thinking (same inputs as the official server, plus sessionId and requestId), "
+    "get_thinking_history to read a session back, list_sessions to find earlier sessions. ThinkGate "
+    "stores and checks references between thoughts; it does not judge whether a thought is correct."
+)
+
+GUIDANCE = """\
+Use the sequentialthinking tool when a task needs several steps, when the approach may change, \
+or when you must keep track of alternatives.
+
+- One short, concrete step per call. Set totalThoughts to your estimate and adjust it.
+- When evidence shows an earlier step was wrong, revise it: isRevision=true, revisesThought=N.
+- When there are two plausible approaches, branch: branchFromThought=N, branchId=<name>.
+- Read the feedback in each result; stop when the chain is complete (nextThoughtNeeded=false) \
+and give your answer.
+- Pass the returned sessionId to continue the same session after a restart."""

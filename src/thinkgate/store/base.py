@@ -1,0 +1,129 @@
+"""The ``EventStore`` port and the records it deals in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from thinkgate.domain.chain import canonical, event_hash
+
+__all__ = ["EventStore", "NewEvent", "SessionInfo", "Snapshot", "StoredEvent", "chain_events"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event about to be appended: its type, JSON-safe payload and timestamp."""
+
+    type: str
+    payload: dict[str, Any]
+    recorded_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: numbered, canonically encoded and chained to its predecessor."""
+
+    session_id: str
+    version: int
+    type: str
+    recorded_at: str
+    payload: bytes
+    prev_hash: str
+    hash: str
+
+    def data(self) -> dict[str, Any]:
+        """The decoded payload."""
+        value = orjson.loads(self.payload)
+        if not isinstance(value, dict):
+            raise ValueError(f"event {self.session_id}#{self.version} payload is not an object")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session's head: how many events it has and the hash of the last one."""
+
+    session_id: str
+    version: int
+    head_hash: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A session's state serialised at a version, so loading need not replay from the start."""
+
+    session_id: str
+    version: int
+    state: bytes
+
+
+def chain_events(session_id: str, prev_hash: str, first_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
+    """Number, encode and hash ``events`` after a head (``prev_hash``, ``first_version - 1``)."""
+    out: list[StoredEvent] = []
+    prev = prev_hash
+    for offset, ev in enumerate(events):
+        version = first_version + offset
+        payload = canonical(ev.payload)
+        digest = event_hash(prev, session_id, version, ev.type, ev.recorded_at, payload)
+        out.append(StoredEvent(session_id, version, ev.type, ev.recorded_at, payload, prev, digest))
+        prev = digest
+    return out
+
+
+class EventStore(Protocol):
+    """Append-only, per-session, hash-chained event logs with optimistic concurrency.
+
+    Every implementation passes the same conformance suite (``tests/store``).
+    """
+
+    url: str
+
+    async def open(self) -> None:
+        """Connect and check (or, where allowed, create) the schema."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; further calls are errors."""
+        ...
+
+    async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        """Append ``events`` if the session is at ``expected_version`` (0 creates it).
+
+        Raises:
+            VersionConflict: the session is not at ``expected_version``.
+            StoreError: the store failed; nothing was appended.
+        """
+        ...
+
+    async def read(self, session_id: str, from_version: int = 1, limit: int | None = None) -> list[StoredEvent]:
+        """Events of ``session_id`` from ``from_version`` on, in order (at most ``limit``)."""
+        ...
+
+    async def session(self, session_id: str) -> SessionInfo | None:
+        """The session's head, or None when it does not exist."""
+        ...
+
+    async def list_sessions(self, limit: int = 100, after: str | None = None) -> list[SessionInfo]:
+        """Sessions ordered by id, starting after ``after``."""
+        ...
+
+    async def count_sessions(self) -> int:
+        """How many sessions exist."""
+        ...
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Remove a session with its events and snapshots; False when it did not exist."""
+        ...
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Keep ``snapshot`` (replacing older snapshots of that session)."""
+        ...
+
+    async def load_snapshot(self, session_id: str) -> Snapshot | None:
+        """The latest snapshot of ``session_id``, if any."""
+        ...

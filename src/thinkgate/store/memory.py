@@ -1,0 +1,82 @@
+"""In-memory event store: a real implementation for tests and ephemeral servers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from thinkgate.domain.chain import GENESIS_HASH
+from thinkgate.errors import StoreError, VersionConflict
+from thinkgate.store.base import NewEvent, SessionInfo, Snapshot, StoredEvent, chain_events
+
+__all__ = ["MemoryEventStore"]
+
+
+class MemoryEventStore:
+    """Keeps every session's log in process memory; nothing survives the process."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._logs: dict[str, list[StoredEvent]] = {}
+        self._heads: dict[str, SessionInfo] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+        self._closed = False
+
+    async def open(self) -> None:
+        self._closed = False
+
+    async def close(self) -> None:
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        self._check_open()
+        head = self._heads.get(session_id)
+        current = head.version if head else 0
+        if current != expected_version:
+            raise VersionConflict(f"session {session_id!r} is at version {current}, not {expected_version}")
+        if not events:
+            return []
+        stored = chain_events(session_id, head.head_hash if head else GENESIS_HASH, current + 1, events)
+        self._logs.setdefault(session_id, []).extend(stored)
+        last = stored[-1]
+        created = head.created_at if head else stored[0].recorded_at
+        self._heads[session_id] = SessionInfo(session_id, last.version, last.hash, created, last.recorded_at)
+        return stored
+
+    async def read(self, session_id: str, from_version: int = 1, limit: int | None = None) -> list[StoredEvent]:
+        self._check_open()
+        log = self._logs.get(session_id, [])
+        start = max(from_version, 1) - 1
+        end = None if limit is None else start + limit
+        return log[start:end]
+
+    async def session(self, session_id: str) -> SessionInfo | None:
+        self._check_open()
+        return self._heads.get(session_id)
+
+    async def list_sessions(self, limit: int = 100, after: str | None = None) -> list[SessionInfo]:
+        self._check_open()
+        ids = sorted(i for i in self._heads if after is None or i > after)
+        return [self._heads[i] for i in ids[:limit]]
+
+    async def count_sessions(self) -> int:
+        self._check_open()
+        return len(self._heads)
+
+    async def delete_session(self, session_id: str) -> bool:
+        self._check_open()
+        self._logs.pop(session_id, None)
+        self._snapshots.pop(session_id, None)
+        return self._heads.pop(session_id, None) is not None
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        self._check_open()
+        if snapshot.session_id in self._heads:
+            self._snapshots[snapshot.session_id] = snapshot
+
+    async def load_snapshot(self, session_id: str) -> Snapshot | None:
+        self._check_open()
+        return self._snapshots.get(session_id)

@@ -1,0 +1,225 @@
+"""SQLite event store (the default): one file, WAL mode, versioned schema.
+
+Calls run inline on the event loop's thread rather than on a worker thread: a WAL
+commit without fsync costs tens of microseconds, while one hop to a worker thread
+costs ~100 µs of CPU plus wake-up latency on this class of machine
+(``shared/reference/sdk-performance.md``), so the hop would dominate every write.
+
+Durability: ``normal`` (``synchronous=NORMAL``) survives a kill -9 of the server, since
+a committed transaction is in the WAL file before ``append`` returns; ``full``
+(``synchronous=FULL``) also fsyncs the WAL on every commit, surviving power loss.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from thinkgate.domain.chain import GENESIS_HASH
+from thinkgate.errors import SchemaMismatch, StoreError, VersionConflict
+from thinkgate.store.base import NewEvent, SessionInfo, Snapshot, StoredEvent, chain_events
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteEventStore"]
+
+# Each migration moves the schema from version i to i + 1. Never edit a released one: add a new one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            head_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE events (
+            session_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (session_id, version)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE snapshots (
+            session_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            state BLOB NOT NULL
+        ) WITHOUT ROWID""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_EVENT_COLUMNS = "session_id, version, type, recorded_at, payload, prev_hash, hash"
+
+
+class SqliteEventStore:
+    """Event logs in one SQLite file."""
+
+    def __init__(self, path: str | Path, *, durability: str = "normal", url: str | None = None) -> None:
+        if durability not in ("normal", "full"):
+            raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
+        self.path = Path(path)
+        self.durability = durability
+        self.url = url or f"sqlite:///{self.path}"
+        self._db: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA busy_timeout = 5000")
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"could not put {self.path} in WAL mode (got {mode!r})")
+            db.execute(f"PRAGMA synchronous = {'FULL' if self.durability == 'full' else 'NORMAL'}")
+            self._migrate(db)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        self._db = db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+            if current > SCHEMA_VERSION:
+                raise SchemaMismatch(
+                    f"{self.path} has schema version {current}, newer than this ThinkGate understands "
+                    f"({SCHEMA_VERSION}); upgrade ThinkGate"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version - 1]:
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, datetime('now'))",
+                    (version,),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    async def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
+    async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                row = db.execute(
+                    "SELECT version, head_hash, created_at FROM sessions WHERE id = ?", (session_id,)
+                ).fetchone()
+                current = row[0] if row else 0
+                if current != expected_version:
+                    raise VersionConflict(f"session {session_id!r} is at version {current}, not {expected_version}")
+                if not events:
+                    db.execute("ROLLBACK")
+                    return []
+                stored = chain_events(session_id, row[1] if row else GENESIS_HASH, current + 1, events)
+                db.executemany(
+                    f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash) for e in stored],
+                )
+                last = stored[-1]
+                if row:
+                    db.execute(
+                        "UPDATE sessions SET version = ?, head_hash = ?, updated_at = ? WHERE id = ?",
+                        (last.version, last.hash, last.recorded_at, session_id),
+                    )
+                else:
+                    db.execute(
+                        "INSERT INTO sessions (id, version, head_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                        (session_id, last.version, last.hash, stored[0].recorded_at, last.recorded_at),
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"append to session {session_id!r} failed: {exc}") from exc
+        return stored
+
+    async def read(self, session_id: str, from_version: int = 1, limit: int | None = None) -> list[StoredEvent]:
+        try:
+            rows = self.db.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE session_id = ? AND version >= ? ORDER BY version LIMIT ?",
+                (session_id, from_version, -1 if limit is None else limit),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"reading session {session_id!r} failed: {exc}") from exc
+        return [StoredEvent(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6]) for r in rows]
+
+    async def session(self, session_id: str) -> SessionInfo | None:
+        row = self._one(
+            "SELECT id, version, head_hash, created_at, updated_at FROM sessions WHERE id = ?", (session_id,)
+        )
+        return SessionInfo(*row) if row else None
+
+    async def list_sessions(self, limit: int = 100, after: str | None = None) -> list[SessionInfo]:
+        try:
+            rows = self.db.execute(
+                "SELECT id, version, head_hash, created_at, updated_at FROM sessions WHERE id > ? ORDER BY id LIMIT ?",
+                (after or "", limit),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"listing sessions failed: {exc}") from exc
+        return [SessionInfo(*r) for r in rows]
+
+    async def count_sessions(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM sessions", ())
+        return int(row[0]) if row else 0
+
+    async def delete_session(self, session_id: str) -> bool:
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+                db.execute("DELETE FROM snapshots WHERE session_id = ?", (session_id,))
+                deleted = db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"deleting session {session_id!r} failed: {exc}") from exc
+        return deleted > 0
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        try:
+            self.db.execute(
+                "INSERT INTO snapshots (session_id, version, state) SELECT ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?) "
+                "ON CONFLICT (session_id) DO UPDATE SET version = excluded.version, state = excluded.state "
+                "WHERE excluded.version > snapshots.version",
+                (snapshot.session_id, snapshot.version, snapshot.state, snapshot.session_id),
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"saving a snapshot of {snapshot.session_id!r} failed: {exc}") from exc
+
+    async def load_snapshot(self, session_id: str) -> Snapshot | None:
+        row = self._one("SELECT session_id, version, state FROM snapshots WHERE session_id = ?", (session_id,))
+        return Snapshot(row[0], row[1], bytes(row[2])) if row else None
+
+    def _one(self, sql: str, args: tuple[object, ...]) -> Any:
+        try:
+            row = self.db.execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"store query failed: {exc}") from exc
+        return row

@@ -1,0 +1,39 @@
+"""Store URLs: ``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``memory://``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from thinkgate.errors import ConfigError
+from thinkgate.store.base import EventStore
+
+__all__ = ["default_store_url", "open_store"]
+
+
+def default_store_url() -> str:
+    """The store used without ``--store`` or ``THINKGATE_STORE``: a file in the user's data dir."""
+    from platformdirs import user_data_path
+
+    return f"sqlite:///{user_data_path('thinkgate', appauthor=False) / 'thinkgate.db'}"
+
+
+def open_store(url: str, *, durability: str = "normal") -> EventStore:
+    """Build (but do not open) the event store a URL names.
+
+    Raises:
+        ConfigError: the URL's scheme is unknown or its path is empty.
+    """
+    if url in ("memory://", "memory:"):
+        from thinkgate.store.memory import MemoryEventStore
+
+        return MemoryEventStore(url)
+    if url.startswith("sqlite://"):
+        rest = url[len("sqlite://") :]
+        if not rest.startswith("/") or rest == "/":
+            raise ConfigError(f"SQLite store URL needs a path: sqlite:///relative.db or sqlite:////abs.db, got {url!r}")
+        path = Path(os.path.expanduser(rest[1:])) if rest[1:2] == "~" else Path(rest[1:])
+        from thinkgate.store.sqlite import SqliteEventStore
+
+        return SqliteEventStore(path, durability=durability, url=url)
+    raise ConfigError(f"unknown store URL {url!r}: use sqlite:///path/to/file.db or memory://")
