@@ -100,7 +100,7 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
         if event.request_id is not None:
             requests = requests.set(event.request_id, (version, event.args_digest or ""))
         branches, branch_set = state.branches, state.branch_set
-        if event.branch_id is not None and event.branch_id not in branch_set:
+        if event.branch_from_thought is not None and event.branch_id is not None and event.branch_id not in branch_set:
             branches = branches.append(event.branch_id)
             branch_set = branch_set.add(event.branch_id)
         forks = event.branch_from_thought is not None or event.is_revision

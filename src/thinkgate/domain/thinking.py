@@ -166,7 +166,9 @@ def _record(state: SessionState, cmd: RecordThought, limits: Limits) -> ThoughtR
     parent = state.numbers.get(cmd.branch_from_thought) if cmd.branch_from_thought else state.last_thought_id
     history_length = state.history_length + 1
     branches = list(state.branches)
-    if branch_id is not None and branch_id not in state.branch_set:
+    # As in the official server, a branch is opened only by branchFromThought; a branchId
+    # alone tags the thought (history can filter on it) without opening a branch.
+    if cmd.branch_from_thought is not None and branch_id not in state.branch_set:
         branches.append(branch_id)
     result: dict[str, Any] = {
         "thoughtNumber": cmd.thought_number,

@@ -26,7 +26,7 @@ import anyio
 import orjson
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
-from mcp_types import jsonrpc_message_adapter
+from mcp_types import JSONRPCError, JSONRPCRequest, JSONRPCResponse, jsonrpc_message_adapter
 from pydantic import ValidationError
 
 from thinkgate.mcp.connection import ConnectionScope, connection_scope
@@ -38,6 +38,8 @@ log = logging.getLogger("thinkgate.stdio")
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+# How long requests still running at stdin EOF may take to finish before the server exits.
+EOF_GRACE_SECONDS = 30.0
 
 
 def _error_line(code: int, message: str, request_id: Any = None, data: Any = None) -> bytes:
@@ -184,11 +186,20 @@ async def serve_stdio(
         to_server_send, to_server_recv = anyio.create_memory_object_stream[SessionMessage | Exception](64)
         from_server_send, from_server_recv = anyio.create_memory_object_stream[SessionMessage](64)
 
+        # Requests read but not yet answered. At EOF they are allowed to finish (the SDK
+        # would cancel them): a client that writes its requests and closes stdin still
+        # gets every answer, as with the official server.
+        pending: set[Any] = set()
+        drained = anyio.Event()
+
         async def pump_in() -> None:
             async with to_server_send:
                 while True:
                     line = await reader.readline()
                     if line is None:
+                        if pending:
+                            with anyio.move_on_after(EOF_GRACE_SECONDS):
+                                await drained.wait()
                         return
                     if line == b"":
                         await writer.write(
@@ -214,13 +225,20 @@ async def serve_stdio(
                             )
                         )
                         continue
+                    if isinstance(message, JSONRPCRequest):
+                        pending.add(message.id)
                     await to_server_send.send(SessionMessage(message))
 
         async def pump_out() -> None:
             async with from_server_recv:
                 async for item in from_server_recv:
-                    data = item.message.model_dump_json(by_alias=True, exclude_unset=True).encode()
+                    message = item.message
+                    data = message.model_dump_json(by_alias=True, exclude_unset=True).encode()
                     await writer.write(data + b"\n")
+                    if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id in pending:
+                        pending.discard(message.id)
+                        if not pending:
+                            drained.set()
 
         try:
             async with anyio.create_task_group() as tg:

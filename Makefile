@@ -1,0 +1,41 @@
+# One entry for each routine. `make run` and `make test` set everything up themselves.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check pytest node-deps bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## run: start ThinkGate on stdio with the embedded SQLite store (prints how to connect a client on stderr)
+run: $(STAMP)
+	@echo "ThinkGate speaks MCP on stdio: an MCP client launches it. To add it to a client, run one of:" >&2
+	@echo "  $(BIN)/thinkgate config claude-code|cursor|vscode|gemini|codex" >&2
+	@echo "Serving on this terminal now (Ctrl-D to stop):" >&2
+	$(BIN)/thinkgate serve
+
+## check: lint, format check and strict typing
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## node-deps: the official Node server, Node 22, the TS SDK and the conformance suite (for tests)
+node-deps:
+	bash scripts/node-deps.sh
+
+## test: everything — static checks, then the whole test suite
+test: check node-deps
+	$(BIN)/python -m pytest
+
+## pytest: only the test suite
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,236 @@
+"""Every tool, resource and prompt through the official SDK client, in-process, in both protocol eras."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from mcp import Client
+from thinkgate.domain.thinking import Limits
+from thinkgate.engine.engine import Engine, EngineConfig
+from thinkgate.mcp.server import build_server
+from thinkgate.store.sqlite import SqliteEventStore
+
+pytestmark = pytest.mark.anyio
+
+OFFICIAL = ("thoughtNumber", "totalThoughts", "nextThoughtNeeded", "branches", "thoughtHistoryLength")
+
+
+@pytest.fixture
+async def engine(tmp_path: Any) -> AsyncIterator[Engine]:
+    eng = Engine(
+        SqliteEventStore(tmp_path / "tg.db"),
+        EngineConfig(limits=Limits(max_thought_bytes=1000, max_thoughts_per_session=50)),
+    )
+    await eng.start()
+    yield eng
+    await eng.stop()
+
+
+@pytest.fixture(params=["legacy", "auto"])
+async def client(request: pytest.FixtureRequest, engine: Engine) -> AsyncIterator[Client]:
+    async with Client(build_server(engine), mode=request.param) as c:
+        yield c
+
+
+def args(n: int, total: int = 3, **kw: Any) -> dict[str, Any]:
+    return {"thought": f"step {n}", "nextThoughtNeeded": True, "thoughtNumber": n, "totalThoughts": total, **kw}
+
+
+async def call(c: Client, name: str, arguments: dict[str, Any]) -> Any:
+    result = await c.call_tool(name, arguments)
+    if not result.is_error:
+        # The text block carries the same JSON as structuredContent, for clients that only read text.
+        assert json.loads(result.content[0].text) == result.structured_content
+    return result
+
+
+async def test_tools_are_listed_with_honest_annotations(client: Client) -> None:
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert set(tools) == {"sequentialthinking", "get_thinking_history", "list_sessions", "clear_thinking_history"}
+    seq = tools["sequentialthinking"].annotations
+    assert seq is not None
+    assert (seq.read_only_hint, seq.idempotent_hint, seq.destructive_hint) == (False, False, False)
+    for name in ("get_thinking_history", "list_sessions"):
+        ann = tools[name].annotations
+        assert ann is not None and ann.read_only_hint is True
+    clear = tools["clear_thinking_history"].annotations
+    assert clear is not None and clear.destructive_hint is True
+    for tool in tools.values():
+        assert tool.description and len(tool.description) < 1024
+    schema = tools["sequentialthinking"].input_schema
+    assert set(schema["required"]) == {"thought", "nextThoughtNeeded", "thoughtNumber", "totalThoughts"}
+    assert tools["sequentialthinking"].output_schema is not None
+    assert set(OFFICIAL) <= set(tools["sequentialthinking"].output_schema["required"])
+
+
+async def test_a_chain_with_a_branch_and_a_revision(client: Client) -> None:
+    first = await call(client, "sequentialthinking", args(1))
+    sid = first.structured_content["sessionId"]
+    await call(client, "sequentialthinking", args(2, sessionId=sid))
+    branch = await call(client, "sequentialthinking", args(3, sessionId=sid, branchFromThought=1, branchId="alt"))
+    revision = await call(client, "sequentialthinking", args(4, sessionId=sid, isRevision=True, revisesThought=2))
+    assert branch.structured_content["branches"] == ["alt"]
+    assert revision.structured_content["thoughtHistoryLength"] == 4
+    history = await call(client, "get_thinking_history", {"sessionId": sid})
+    thoughts = history.structured_content["thoughts"]
+    assert [t["thought"] for t in thoughts] == ["step 1", "step 2", "step 3", "step 4"]
+    assert thoughts[2]["branchId"] == "alt" and thoughts[3]["revisesThought"] == 2
+    only_alt = await call(client, "get_thinking_history", {"sessionId": sid, "branchId": "alt"})
+    assert [t["thoughtNumber"] for t in only_alt.structured_content["thoughts"]] == [3]
+
+
+async def test_strings_are_coerced_like_the_official_server(client: Client) -> None:
+    result = await call(
+        client,
+        "sequentialthinking",
+        {"thought": "x", "nextThoughtNeeded": "false", "thoughtNumber": "4", "totalThoughts": "2"},
+    )
+    assert not result.is_error
+    assert {k: result.structured_content[k] for k in OFFICIAL[:3]} == {
+        "thoughtNumber": 4, "totalThoughts": 4, "nextThoughtNeeded": False}
+
+
+async def test_unknown_reference_is_a_tool_error_with_a_stable_code(client: Client, engine: Engine) -> None:
+    first = await call(client, "sequentialthinking", args(1))
+    sid = first.structured_content["sessionId"]
+    bad = await call(client, "sequentialthinking", args(2, sessionId=sid, revisesThought=7))
+    assert bad.is_error
+    assert bad.structured_content["error"]["code"] == "UNKNOWN_THOUGHT"
+    assert "existing thoughtNumbers: 1" in bad.content[0].text
+    state = await engine.load(sid)
+    assert state is not None and state.history_length == 1  # nothing stored
+
+
+@pytest.mark.parametrize(
+    ("arguments", "code"),
+    [
+        (args(1, sessionId="../etc"), None),  # rejected by the schema's pattern
+        (args(1, thought="x" * 1001), "THOUGHT_TOO_LONG"),
+        (args(1, branchFromThought=1, branchId="b"), "UNKNOWN_THOUGHT"),
+    ],
+)
+async def test_bad_input_is_an_error_and_stores_nothing(
+    client: Client, engine: Engine, arguments: dict[str, Any], code: str | None
+) -> None:
+    result = await call(client, "sequentialthinking", arguments)
+    assert result.is_error
+    if code is not None:
+        assert result.structured_content["error"]["code"] == code
+    assert await engine.store.count_sessions() == 0
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"thought": "x", "nextThoughtNeeded": True, "thoughtNumber": 0, "totalThoughts": 1},
+        {"thought": "x", "nextThoughtNeeded": True, "thoughtNumber": "abc", "totalThoughts": 1},
+        {"nextThoughtNeeded": True, "thoughtNumber": 1, "totalThoughts": 1},
+        {"thought": 5, "nextThoughtNeeded": True, "thoughtNumber": 1, "totalThoughts": 1},
+        {"thought": "x", "nextThoughtNeeded": "maybe", "thoughtNumber": 1, "totalThoughts": 1},
+    ],
+)
+async def test_wrong_types_and_missing_fields_are_tool_errors(client: Client, arguments: dict[str, Any]) -> None:
+    result = await client.call_tool("sequentialthinking", arguments)
+    assert result.is_error
+
+
+async def test_unknown_tool_is_an_error(client: Client) -> None:
+    result = await client.call_tool("no_such_tool", {})
+    assert result.is_error
+
+
+async def test_retry_with_the_same_request_id_is_recorded_once(client: Client, engine: Engine) -> None:
+    a = await call(client, "sequentialthinking", args(1, sessionId="retry-1", requestId="req-1"))
+    b = await call(client, "sequentialthinking", args(1, sessionId="retry-1", requestId="req-1"))
+    assert a.structured_content == b.structured_content
+    info = await engine.store.session("retry-1")
+    assert info is not None and info.version == 2  # session_created + one thought
+    clash = await call(client, "sequentialthinking", args(2, sessionId="retry-1", requestId="req-1"))
+    assert clash.structured_content["error"]["code"] == "IDEMPOTENCY_CONFLICT"
+
+
+async def test_unknown_session_id_creates_that_session(client: Client) -> None:
+    result = await call(client, "sequentialthinking", args(1, sessionId="my-task-42"))
+    assert result.structured_content["sessionId"] == "my-task-42"
+
+
+async def test_history_pages_with_a_cursor(client: Client) -> None:
+    for n in range(1, 8):
+        await call(client, "sequentialthinking", args(n, total=7, sessionId="paged"))
+    seen: list[int] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = await call(client, "get_thinking_history", {"sessionId": "paged", "limit": 3, "cursor": cursor})
+        seen += [t["thoughtNumber"] for t in page.structured_content["thoughts"]]
+        cursor = page.structured_content["nextCursor"]
+        pages += 1
+        if cursor is None:
+            break
+    assert seen == list(range(1, 8))
+    assert pages == 3
+
+
+async def test_history_of_unknown_session_is_an_error(client: Client) -> None:
+    result = await call(client, "get_thinking_history", {"sessionId": "nope"})
+    assert result.structured_content["error"]["code"] == "SESSION_NOT_FOUND"
+
+
+async def test_list_sessions_pages(client: Client) -> None:
+    for i in range(5):
+        await call(client, "sequentialthinking", args(1, sessionId=f"s{i}"))
+    first = await call(client, "list_sessions", {"limit": 3})
+    assert [s["sessionId"] for s in first.structured_content["sessions"]] == ["s0", "s1", "s2"]
+    rest = await call(client, "list_sessions", {"limit": 3, "cursor": first.structured_content["nextCursor"]})
+    assert [s["sessionId"] for s in rest.structured_content["sessions"]] == ["s3", "s4"]
+    assert rest.structured_content["nextCursor"] is None
+
+
+async def test_clear_starts_history_afresh(client: Client) -> None:
+    await call(client, "sequentialthinking", args(1, sessionId="c"))
+    await call(client, "sequentialthinking", args(2, sessionId="c"))
+    cleared = await call(client, "clear_thinking_history", {"sessionId": "c"})
+    assert cleared.structured_content == {"sessionId": "c", "cleared": 2}
+    again = await call(client, "sequentialthinking", args(1, sessionId="c"))
+    assert again.structured_content["thoughtHistoryLength"] == 1
+    history = await call(client, "get_thinking_history", {"sessionId": "c"})
+    assert len(history.structured_content["thoughts"]) == 1
+
+
+async def test_clear_of_unknown_session_is_an_error(client: Client) -> None:
+    result = await call(client, "clear_thinking_history", {"sessionId": "ghost"})
+    assert result.structured_content["error"]["code"] == "SESSION_NOT_FOUND"
+
+
+async def test_resources_list_sessions_and_timelines(client: Client) -> None:
+    await call(client, "sequentialthinking", args(1, sessionId="res"))
+    sessions = await client.read_resource("thinkgate://sessions")
+    assert [s["sessionId"] for s in json.loads(sessions.contents[0].text)["sessions"]] == ["res"]
+    timeline = await client.read_resource("thinkgate://session/res/timeline")
+    assert [t["thought"] for t in json.loads(timeline.contents[0].text)["thoughts"]] == ["step 1"]
+    with pytest.raises(MCPError):
+        await client.read_resource("thinkgate://session/missing/timeline")
+
+
+async def test_guidance_prompt(client: Client) -> None:
+    prompts = await client.list_prompts()
+    assert [p.name for p in prompts.prompts] == ["sequential-thinking-guidance"]
+    prompt = await client.get_prompt("sequential-thinking-guidance", {})
+    assert "revise" in prompt.messages[0].content.text
+
+
+async def test_two_connections_without_session_id_never_share_a_history(engine: Engine) -> None:
+    server = build_server(engine)
+    async with Client(server, mode="legacy") as a, Client(server, mode="legacy") as b:
+        a1 = await call(a, "sequentialthinking", args(1))
+        b1 = await call(b, "sequentialthinking", args(1))
+        a2 = await call(a, "sequentialthinking", args(2))
+        assert a1.structured_content["sessionId"] != b1.structured_content["sessionId"]
+        assert a2.structured_content["sessionId"] == a1.structured_content["sessionId"]
+        assert a2.structured_content["thoughtHistoryLength"] == 2
+        assert b1.structured_content["thoughtHistoryLength"] == 1
