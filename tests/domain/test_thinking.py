@@ -53,9 +53,10 @@ def test_total_thoughts_is_raised_to_the_thought_number() -> None:
 def test_result_carries_the_official_fields() -> None:
     state = step(None, thought(1))
     result = last_result(state, thought(2))
-    assert {k: result[k] for k in ("thoughtNumber", "totalThoughts", "nextThoughtNeeded", "branches",
-                                     "thoughtHistoryLength")} == {
-        "thoughtNumber": 2, "totalThoughts": 5, "nextThoughtNeeded": True, "branches": [], "thoughtHistoryLength": 2}
+    assert {
+        k: result[k]
+        for k in ("thoughtNumber", "totalThoughts", "nextThoughtNeeded", "branches", "thoughtHistoryLength")
+    } == {"thoughtNumber": 2, "totalThoughts": 5, "nextThoughtNeeded": True, "branches": [], "thoughtHistoryLength": 2}
     assert result["sessionId"] == "s"
     assert result["thoughtId"] == "t2"
 
@@ -67,7 +68,7 @@ def test_revision_of_missing_thought_is_rejected_naming_what_exists() -> None:
 
 
 def test_branch_from_missing_thought_is_rejected() -> None:
-    with pytest.raises(UnknownReference, match="branchFromThought=4.*no thoughts yet"):
+    with pytest.raises(UnknownReference, match=r"branchFromThought=4.*no thoughts yet"):
         decide(None, thought(1, branch_from_thought=4, branch_id="b"), session_id="s", now="n", limits=LIMITS)
 
 

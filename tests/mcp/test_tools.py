@@ -92,7 +92,10 @@ async def test_strings_are_coerced_like_the_official_server(client: Client) -> N
     )
     assert not result.is_error
     assert {k: result.structured_content[k] for k in OFFICIAL[:3]} == {
-        "thoughtNumber": 4, "totalThoughts": 4, "nextThoughtNeeded": False}
+        "thoughtNumber": 4,
+        "totalThoughts": 4,
+        "nextThoughtNeeded": False,
+    }
 
 
 async def test_unknown_reference_is_a_tool_error_with_a_stable_code(client: Client, engine: Engine) -> None:
