@@ -7,7 +7,8 @@ these at the adapter boundary (``raise ... from exc``).
     ThinkGateError                      root; never raised itself
     ├── InvalidInput                    INVALID_INPUT      arguments malformed or out of range
     │   ├── InvalidSessionId            INVALID_SESSION_ID session id not path-safe
-    │   └── ThoughtTooLong              THOUGHT_TOO_LONG   thought over the length cap
+    │   ├── ThoughtTooLong              THOUGHT_TOO_LONG   thought over the length cap
+    │   └── UnknownTool                 UNKNOWN_TOOL       no tool has that name
     ├── UnknownReference                UNKNOWN_THOUGHT    names a thought that does not exist
     ├── SessionNotFound                 SESSION_NOT_FOUND  no such session
     ├── LimitExceeded                   LIMIT_EXCEEDED     a configured cap would be exceeded
@@ -17,7 +18,8 @@ these at the adapter boundary (``raise ... from exc``).
     │   ├── StoreUnavailable            STORE_UNAVAILABLE  the store cannot be reached; retriable
     │   └── SchemaMismatch              SCHEMA_MISMATCH    store schema unknown or newer than this code
     ├── IntegrityError                  INTEGRITY_ERROR    the hash chain does not verify
-    └── ConfigError                     CONFIG_ERROR       bad configuration (flags, env, store URL)
+    ├── ConfigError                     CONFIG_ERROR       bad configuration (flags, env, store URL)
+    └── InternalError                   INTERNAL           a bug: reported, never a silent pass
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "ConfigError",
     "IdempotencyConflict",
     "IntegrityError",
+    "InternalError",
     "InvalidInput",
     "InvalidSessionId",
     "LimitExceeded",
@@ -38,6 +41,7 @@ __all__ = [
     "ThinkGateError",
     "ThoughtTooLong",
     "UnknownReference",
+    "UnknownTool",
     "VersionConflict",
 ]
 
@@ -72,6 +76,12 @@ class ThoughtTooLong(InvalidInput):
     """A thought is longer than the configured cap."""
 
     code = "THOUGHT_TOO_LONG"
+
+
+class UnknownTool(InvalidInput):
+    """No tool has the requested name."""
+
+    code = "UNKNOWN_TOOL"
 
 
 class UnknownReference(ThinkGateError):
@@ -134,3 +144,9 @@ class ConfigError(ThinkGateError):
     """The configuration (flags, environment, store URL) is invalid."""
 
     code = "CONFIG_ERROR"
+
+
+class InternalError(ThinkGateError):
+    """An unexpected failure inside ThinkGate (a bug); the call fails, nothing is half-done."""
+
+    code = "INTERNAL"

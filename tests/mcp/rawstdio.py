@@ -106,9 +106,7 @@ class RawStdioClient:
         self._reader.start()
         self._stderr_reader: threading.Thread | None = None
         if stderr is subprocess.PIPE:
-            self._stderr_reader = threading.Thread(
-                target=self._read_stderr, name="rawstdio-stderr", daemon=True
-            )
+            self._stderr_reader = threading.Thread(target=self._read_stderr, name="rawstdio-stderr", daemon=True)
             self._stderr_reader.start()
 
     # ------------------------------------------------------------------ threads
@@ -143,9 +141,7 @@ class RawStdioClient:
         code = self.proc.poll()
         state = "running" if code is None else f"exited with {code}"
         tail = self.stderr_tail()
-        return f"[server {state}; argv={self.argv!r}]" + (
-            f"\n--- server stderr (tail) ---\n{tail}" if tail else ""
-        )
+        return f"[server {state}; argv={self.argv!r}]" + (f"\n--- server stderr (tail) ---\n{tail}" if tail else "")
 
     # ------------------------------------------------------------------ writing
 
@@ -195,9 +191,7 @@ class RawStdioClient:
         try:
             item = self._queue.get(timeout=max(wait, 0.0))
         except queue.Empty:
-            raise ResponseTimeoutError(
-                f"no message from the server within {wait:.1f}s " + self._context()
-            ) from None
+            raise ResponseTimeoutError(f"no message from the server within {wait:.1f}s " + self._context()) from None
         if item is _EOF:
             self._eof = True
             # give the process a moment to be reaped so the context shows its exit code

@@ -178,9 +178,7 @@ def run_calls(
         return [client.call_tool(TOOL, args) for args in calls]
 
 
-def list_tools(
-    argv: list[str], *, cwd: Path, env: dict[str, str] | None = None
-) -> tuple[dict[str, Any], Any]:
+def list_tools(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> tuple[dict[str, Any], Any]:
     with RawStdioClient(argv, env=env, cwd=cwd, timeout=CALL_TIMEOUT) as client:
         init = client.initialize()
         response = client.call("tools/list")

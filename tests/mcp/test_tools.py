@@ -112,7 +112,7 @@ async def test_unknown_reference_is_a_tool_error_with_a_stable_code(client: Clie
 @pytest.mark.parametrize(
     ("arguments", "code"),
     [
-        (args(1, sessionId="../etc"), None),  # rejected by the schema's pattern
+        (args(1, sessionId="../etc"), "INVALID_INPUT"),  # rejected by the schema's pattern
         (args(1, thought="x" * 1001), "THOUGHT_TOO_LONG"),
         (args(1, branchFromThought=1, branchId="b"), "UNKNOWN_THOUGHT"),
     ],
@@ -140,11 +140,14 @@ async def test_bad_input_is_an_error_and_stores_nothing(
 async def test_wrong_types_and_missing_fields_are_tool_errors(client: Client, arguments: dict[str, Any]) -> None:
     result = await client.call_tool("sequentialthinking", arguments)
     assert result.is_error
+    assert result.structured_content["error"]["code"] == "INVALID_INPUT"
+    assert result.content[0].text.startswith("INVALID_INPUT: invalid arguments for sequentialthinking: ")
 
 
 async def test_unknown_tool_is_an_error(client: Client) -> None:
     result = await client.call_tool("no_such_tool", {})
     assert result.is_error
+    assert result.structured_content["error"]["code"] == "UNKNOWN_TOOL"
 
 
 async def test_retry_with_the_same_request_id_is_recorded_once(client: Client, engine: Engine) -> None:

@@ -9,6 +9,7 @@ empty database (calling ``pytest.skip`` when the server is not available) and ad
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,7 @@ async def test_versions_are_contiguous_from_one_across_appends(store: EventStore
     rows = await store.read("s1")
     assert [r.version for r in rows] == [1, 2, 3, 4, 5, 6]
     assert [r.data()["n"] for r in rows] == [1, 2, 3, 4, 5, 6]
-    for earlier, later in zip(rows, rows[1:], strict=False):
+    for earlier, later in pairwise(rows):
         assert later.prev_hash == earlier.hash
 
 

@@ -157,7 +157,7 @@ def sessions_list(
 async def _session_detail(engine: Any, session_id: str) -> dict[str, Any]:
     from thinkgate.errors import SessionNotFound
 
-    state = await engine.load(session_id)
+    state = await engine.current(session_id)
     info = await engine.store.session(session_id)
     if state is None or info is None:
         raise SessionNotFound(f"no session {session_id!r}")

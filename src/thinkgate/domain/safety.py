@@ -45,16 +45,17 @@ class ScanResult:
 @dataclass(frozen=True, slots=True)
 class _Rule:
     kind: str
-    # The regex runs only if every group has at least one substring present in the text.
-    anchors: tuple[tuple[str, ...], ...]
     regex: re.Pattern[str]
+    # The regex runs only if one of ``anchors`` and one substring of each ``also`` group occur.
+    anchors: frozenset[str]
+    also: tuple[tuple[str, ...], ...]
     # Case-insensitive secret rules: anchors are looked up in the lowercased text, and
     # ``gate`` (the same pattern, case-sensitive) screens lowercased ASCII text cheaply.
     gate: re.Pattern[str] | None = None
 
 
-def _inj(kind: str, pattern: str, *anchors: tuple[str, ...]) -> _Rule:
-    return _Rule(kind, anchors, re.compile(pattern))
+def _inj(kind: str, pattern: str, anchors: tuple[str, ...], *also: tuple[str, ...]) -> _Rule:
+    return _Rule(kind, re.compile(pattern), frozenset(anchors), also)
 
 
 # Matched against normalised text: casefolded, single spaces, no invisible characters.
@@ -71,8 +72,19 @@ _INJECTION_RULES: tuple[_Rule, ...] = (
         r"|\b(?:ignore|disregard|forget) (?:all |everything )+"
         r"(?:above|before this|you(?:'ve| have) been told)",
         ("ignore", "disregard", "forget", "override", "bypass"),
-        ("instruction", "rules", "direction", "guideline", "prompt", "directive", "constraint",
-         "programming", "above", "before this", "told"),
+        (
+            "instruction",
+            "rules",
+            "direction",
+            "guideline",
+            "prompt",
+            "directive",
+            "constraint",
+            "programming",
+            "above",
+            "before this",
+            "told",
+        ),
     ),
     _inj(
         "role_reassignment",
@@ -82,7 +94,7 @@ _INJECTION_RULES: tuple[_Rule, ...] = (
         r"|\bpretend (?:that )?you(?: are|'re)\b"
         r"|\bact as (?:an? )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|dan)\b"
         r"|\byour new (?:role|persona|identity|name) is\b",
-        ("you are now", "you're now", "you’re now", "from now on", "pretend", "act as", "your new"),
+        ("re now", "now on", "pretend", "act as", "your new"),
     ),
     _inj(
         "reveal_system_prompt",
@@ -91,7 +103,7 @@ _INJECTION_RULES: tuple[_Rule, ...] = (
         r"|\b(?:print|show|display|output|repeat|tell|give|share|recite|write out|what is|what are|what's) "
         r"(?:me |us )?(?:\S+ ){0,2}?your (?:\S+ ){0,2}?(?:system prompt|system message|instructions|"
         r"initial prompt|hidden prompt|prompt)\b",
-        ("prompt", "instructions", "message"),
+        ("prompt", "instruction", "message"),
         ("your", "system", "hidden", "secret", "initial", "original", "developer"),
     ),
     _inj(
@@ -112,7 +124,7 @@ _INJECTION_RULES: tuple[_Rule, ...] = (
         "jailbreak",
         r"\bdo anything now\b|\b(?:dan|jailbreak|god) mode\b|\bdeveloper mode (?:enabled|activated|output)\b"
         r"|\byou(?: are|'re|'ve been) (?:now )?jailbroken\b|\b(?:act as|you are|you're) dan\b",
-        ("anything now", "dan mode", "god mode", "jailbr", "developer mode", "as dan", "are dan"),
+        ("anything now", "dan mode", "as dan", "are dan", "god mode", "jailbr", "developer mode"),
     ),
     _inj(
         "new_instructions",
@@ -152,26 +164,30 @@ def _normalise(text: str, lowered: str) -> str:
     """Strip invisible characters, NFKC, casefold and collapse whitespace to single spaces."""
     if text.isascii():
         # NFKC and invisible-stripping are identities on ASCII, and casefold equals lower.
+        # Printable ASCII holds no whitespace but " ", so only double spaces need collapsing.
+        if lowered.isprintable() and "  " not in lowered:
+            return lowered
         return " ".join(lowered.split())
     folded = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).casefold()
     return " ".join(_INVISIBLE.sub("", folded).split())
 
 
-def _triggered(anchors: tuple[tuple[str, ...], ...], haystack: str) -> bool:
-    for group in anchors:
-        for anchor in group:
-            if anchor in haystack:
-                break
-        else:
-            return False
-    return True
+def _candidates(rules: tuple[_Rule, ...], present: set[str], haystack: str) -> list[_Rule]:
+    """The rules with an anchor in ``present`` and a substring of each ``also`` group in ``haystack``."""
+    if not present:
+        return []
+    return [
+        rule
+        for rule in rules
+        if not rule.anchors.isdisjoint(present) and all(any(a in haystack for a in g) for g in rule.also)
+    ]
 
 
-def _secret(kind: str, pattern: str, *anchors: tuple[str, ...], nocase: bool = False) -> _Rule:
+def _secret(kind: str, pattern: str, anchors: tuple[str, ...], *also: tuple[str, ...], nocase: bool = False) -> _Rule:
     if nocase:
-        gate = re.compile(pattern, re.ASCII)
-        return _Rule(kind, anchors, re.compile(pattern, re.ASCII | re.IGNORECASE), gate)
-    return _Rule(kind, anchors, re.compile(pattern, re.ASCII))
+        regex = re.compile(pattern, re.ASCII | re.IGNORECASE)
+        return _Rule(kind, regex, frozenset(anchors), also, gate=re.compile(pattern, re.ASCII))
+    return _Rule(kind, re.compile(pattern, re.ASCII), frozenset(anchors), also)
 
 
 # Values never start with a redaction marker, so a second scan finds nothing new.
@@ -185,9 +201,10 @@ _VALUE_CHAR = r"[^\s\"'`()\[\]{}<>,;&]"
 _SECRET_RULES: tuple[_Rule, ...] = (
     _secret(
         "private_key",
+        # The body holds no "-----", so each BEGIN scans only up to the next boundary. A block
+        # cut off before its END line is redacted through its last base64 or header line.
         r"(?P<secret>-----BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----"
-        r"(?:(?s:.){0,16384}?-----END[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----"
-        # A block cut off before its END line is redacted through its last base64 or header line.
+        r"(?:(?:[^-]++|-(?!----))*+-----END[A-Z0-9 ]{0,40} PRIVATE KEY(?: BLOCK)?-----"
         r"|(?:\s*+(?:[A-Za-z0-9+/=]{16,}+|(?:Proc-Type|DEK-Info|Comment): [^\n]*+))*+))",
         ("-----BEGIN",),
     ),
@@ -200,7 +217,7 @@ _SECRET_RULES: tuple[_Rule, ...] = (
         ("://",),
         ("@",),
     ),
-    _secret("anthropic_api_key", r"(?<![A-Za-z0-9_-])(?P<secret>sk-ant-[A-Za-z0-9_-]{20,}+)", ("sk-ant-",)),
+    _secret("anthropic_api_key", r"(?<![A-Za-z0-9_-])(?P<secret>sk-ant-[A-Za-z0-9_-]{20,}+)", ("sk-",)),
     _secret(
         "openai_api_key",
         r"(?<![A-Za-z0-9_-])(?P<secret>sk-(?=[A-Za-z0-9_-]{0,80}?[0-9])[A-Za-z0-9_-]{20,}+)",
@@ -249,12 +266,13 @@ _SECRET_RULES: tuple[_Rule, ...] = (
         (":", "="),
         nocase=True,
     ),
-    # Unquoted values must hold a digit or symbol and must not be a call or subscript, so
-    # ``token: Optional[str]`` and ``password = request.form[...]`` stay as written.
+    # Unquoted values must hold a digit or symbol (checked by ``_mask``) and must not be a
+    # call or subscript, so ``token: Optional[str]`` and ``password = request.form[...]``
+    # stay as written.
     _secret(
         "credential_assignment",
         rf"{_CRED_KEY}[\"']?[ \t]*[:=][ \t]*(?![\"'=]){_NOT_MARKER}"
-        rf"(?={_VALUE_CHAR}{{0,511}}?[0-9!@#%^*+~?])(?P<secret>{_VALUE_CHAR}{{8,512}}+)(?![(\[])",
+        rf"(?P<secret>{_VALUE_CHAR}{{8,512}}+)(?![(\[])",
         _CRED_ANCHORS,
         (":", "="),
         nocase=True,
@@ -264,36 +282,43 @@ _SECRET_RULES: tuple[_Rule, ...] = (
 INJECTION_PATTERNS: tuple[str, ...] = tuple(rule.kind for rule in _INJECTION_RULES)
 SECRET_PATTERNS: tuple[str, ...] = tuple(dict.fromkeys(rule.kind for rule in _SECRET_RULES))
 
+# One pass over each anchor list per scan; a benign text usually finds none and stops there.
+_INJECTION_ANCHORS = tuple(sorted({a for rule in _INJECTION_RULES for a in rule.anchors}))
+_CASED_ANCHORS = tuple(sorted({a for rule in _SECRET_RULES if rule.gate is None for a in rule.anchors}))
+_LOWER_ANCHORS = tuple(sorted({a for rule in _SECRET_RULES if rule.gate is not None for a in rule.anchors}))
+
+
+_SECRETISH = re.compile(r"[0-9!@#%^*+~?]")
+
 
 def _mask(marker: str, match: re.Match[str]) -> str:
     """Replace only the ``secret`` group of a match, keeping key names, users and hosts."""
     whole, base = match.group(0), match.start()
     start, end = match.span("secret")
+    if match.group("q") is None and _SECRETISH.search(whole, start - base, end - base) is None:
+        return whole  # an unquoted letters-only value: a name or type, not a secret
     return whole[: start - base] + marker + whole[end - base :]
 
 
 def _redact(text: str, lowered: str) -> tuple[str, tuple[str, ...]]:
+    present = {a for a in _CASED_ANCHORS if a in text}
+    present.update(a for a in _LOWER_ANCHORS if a in lowered)
     ascii_text = text.isascii()
     found: set[str] = set()
-    for rule in _SECRET_RULES:
-        if rule.gate is None:
-            if not _triggered(rule.anchors, text):
-                continue
-        elif not _triggered(rule.anchors, lowered) or (ascii_text and rule.gate.search(lowered) is None):
+    for rule in _candidates(_SECRET_RULES, present, text):
+        if rule.gate is not None and ascii_text and rule.gate.search(lowered) is None:
             continue
-        text, count = rule.regex.subn(partial(_mask, f"[REDACTED:{rule.kind}]"), text)
-        if count:
+        redacted = rule.regex.sub(partial(_mask, f"[REDACTED:{rule.kind}]"), text)
+        if redacted != text:
             found.add(rule.kind)
+            text = redacted
     return text, tuple(sorted(found))
 
 
 def _detect_injections(text: str, lowered: str) -> tuple[str, ...]:
     norm = _normalise(text, lowered)
-    found = {
-        rule.kind
-        for rule in _INJECTION_RULES
-        if _triggered(rule.anchors, norm) and rule.regex.search(norm) is not None
-    }
+    present = {a for a in _INJECTION_ANCHORS if a in norm}
+    found = {rule.kind for rule in _candidates(_INJECTION_RULES, present, norm) if rule.regex.search(norm)}
     return tuple(sorted(found))
 
 

@@ -43,6 +43,7 @@ log = logging.getLogger("thinkgate.engine")
 SNAPSHOT_FORMAT = 1
 CONFLICT_RETRIES = 8
 MAX_PAGE = 500
+_LOAD_BATCH = 2000
 
 
 def utc_now() -> str:
@@ -158,18 +159,25 @@ class Engine:
     async def _append(self, session_id: str, state: SessionState | None, events: tuple[Event, ...]) -> None:
         now = self.clock()
         expected = state.version if state else 0
-        await self.store.append(session_id, expected, [NewEvent(e.TYPE, e.to_payload(), now) for e in events])
+        stored = await self.store.append(session_id, expected, [NewEvent(e.TYPE, e.to_payload(), now) for e in events])
         new_state = state
         for event in events:
             new_state = apply(new_state, event)
         assert new_state is not None  # events are never empty here
         self.cache.put(new_state)
-        every = self.config.snapshot_every
-        if new_state.version // every > expected // every:
-            await self._snapshot(new_state)
+        step = self._snapshot_step(new_state.version)
+        if new_state.version // step > expected // step:
+            await self._snapshot(new_state, stored[-1].hash)
 
-    async def _snapshot(self, state: SessionState) -> None:
-        blob = orjson.dumps({"format": SNAPSHOT_FORMAT, "state": state.to_snapshot()})
+    def _snapshot_step(self, version: int) -> int:
+        # Snapshots every `snapshot_every` events, then every 1/16-1/8 of the session's length:
+        # a snapshot costs O(session size), so a fixed interval would make writes to a very
+        # long session ever slower; this keeps the cost per event constant and the replay
+        # after a snapshot short.
+        return max(self.config.snapshot_every, 1 << max(0, version.bit_length() - 4))
+
+    async def _snapshot(self, state: SessionState, head_hash: str) -> None:
+        blob = orjson.dumps({"format": SNAPSHOT_FORMAT, "hash": head_hash, "state": state.to_snapshot()})
         try:
             await self.store.save_snapshot(Snapshot(state.session_id, state.version, blob))
         except StoreError:
@@ -185,39 +193,82 @@ class Engine:
     # -- reads --------------------------------------------------------------------------------
 
     async def load(self, session_id: str) -> SessionState | None:
-        """The session's current state (from the cache, else snapshot + tail), or None."""
+        """The session's state as this engine last saw it (cache, else snapshot + tail), or None.
+
+        Writes need no fresher view: a stale state loses the optimistic-concurrency check
+        and is reloaded. Reads that must see other processes' writes use ``current``.
+        """
+        check_session_id(session_id)
         state = self.cache.get(session_id)
         if state is not None:
             return state
-        state = None
-        start = 1
-        snap = await self.store.load_snapshot(session_id)
-        if snap is not None:
-            try:
-                data = orjson.loads(snap.state)
-                if data.get("format") == SNAPSHOT_FORMAT:
-                    state = SessionState.from_snapshot(data["state"])
-                    start = state.version + 1
-            except (ValueError, KeyError, TypeError):
-                log.warning("ignoring an unreadable snapshot of session %s", session_id)
-                state, start = None, 1
-        while True:
-            rows = await self.store.read(session_id, start, limit=2000)
-            for row in rows:
-                state = apply(state, event_from_payload(row.type, row.data()))
-            if len(rows) < 2000:
-                break
-            start = rows[-1].version + 1
+        state, anchor = await self._from_snapshot(session_id)
+        if state is not None:
+            # Read from the snapshot's own version: its hash must match the one the snapshot
+            # was taken at, or the snapshot belongs to an older incarnation of the session.
+            rows = await self.store.read(session_id, state.version, limit=_LOAD_BATCH)
+            if rows and rows[0].version == state.version and rows[0].hash == anchor:
+                state = self._fold(state, rows[1:])
+                if len(rows) == _LOAD_BATCH:
+                    state = await self._replay(session_id, state, rows[-1].version + 1)
+            else:
+                log.warning("ignoring a snapshot of session %s that does not match its log", session_id)
+                state = None
+        if state is None:
+            state = await self._replay(session_id, None, 1)
         if state is not None:
             self.cache.put(state)
+        return state
+
+    async def current(self, session_id: str) -> SessionState | None:
+        """The session's state including writes by other processes sharing the store."""
+        state = await self.load(session_id)
+        info = await self.store.session(session_id)
+        if info is None:
+            self.cache.drop(session_id)
+            return None
+        if state is None or state.version != info.version:
+            self.cache.drop(session_id)
+            state = await self.load(session_id)
+        return state
+
+    async def _from_snapshot(self, session_id: str) -> tuple[SessionState | None, str]:
+        """The latest snapshot's state and the hash of the event it was taken at."""
+        snap = await self.store.load_snapshot(session_id)
+        if snap is None:
+            return None, ""
+        try:
+            data = orjson.loads(snap.state)
+            if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+                raise ValueError("unknown snapshot format")
+            state = SessionState.from_snapshot(data["state"])
+            anchor = data["hash"]
+            if state.session_id != session_id or state.version != snap.version or not isinstance(anchor, str):
+                raise ValueError("snapshot does not describe this session at its version")
+        except Exception:  # any undecodable snapshot is ignored: the events are the truth
+            log.warning("ignoring an unreadable snapshot of session %s", session_id)
+            return None, ""
+        return state, anchor
+
+    async def _replay(self, session_id: str, state: SessionState | None, start: int) -> SessionState | None:
+        while True:
+            rows = await self.store.read(session_id, start, limit=_LOAD_BATCH)
+            state = self._fold(state, rows)
+            if len(rows) < _LOAD_BATCH:
+                return state
+            start = rows[-1].version + 1
+
+    @staticmethod
+    def _fold(state: SessionState | None, rows: list[StoredEvent]) -> SessionState | None:
+        for row in rows:
+            state = apply(state, event_from_payload(row.type, row.data()))
         return state
 
     async def history(
         self, session_id: str, *, branch_id: str | None = None, cursor: str | None = None, limit: int = 50
     ) -> HistoryPage:
         """A page of the session's thoughts since its last clear, oldest first."""
-        check_session_id(session_id)
-        state = await self.load(session_id)
+        state = await self.current(session_id)
         if state is None:
             raise SessionNotFound(f"no session {session_id!r}")
         if not 1 <= limit <= MAX_PAGE:
@@ -252,6 +303,7 @@ class Engine:
 
     async def events(self, session_id: str) -> list[StoredEvent]:
         """Every stored event of a session, in order."""
+        check_session_id(session_id)
         out: list[StoredEvent] = []
         start = 1
         while True:
@@ -267,6 +319,7 @@ class Engine:
         Raises:
             SessionNotFound: no such session.
         """
+        check_session_id(session_id)
         info = await self.store.session(session_id)
         if info is None:
             raise SessionNotFound(f"no session {session_id!r}")

@@ -14,21 +14,22 @@ from typing import Annotated, Any, NotRequired, TypedDict
 import orjson
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import Field, WithJsonSchema
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError, UnexpectedToolError
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from pydantic import Field, ValidationError, WithJsonSchema
 
 from thinkgate import __version__
 from thinkgate.domain.ids import SESSION_ID_PATTERN, check_session_id
 from thinkgate.domain.safety import scan_text
 from thinkgate.domain.thinking import RecordThought
 from thinkgate.engine.engine import Engine
-from thinkgate.errors import SessionNotFound, ThinkGateError
+from thinkgate.errors import InternalError, InvalidInput, SessionNotFound, ThinkGateError, UnknownTool
 from thinkgate.mcp import texts
 from thinkgate.mcp.connection import DefaultSessions
 
 __all__ = ["ThoughtResult", "build_server"]
 
+log = logging.getLogger("thinkgate.mcp")
 # Thought content goes only to this logger, and only when THINKGATE_LOG_THOUGHTS=1 (secrets redacted).
 thought_log = logging.getLogger("thinkgate.thoughts")
 
@@ -100,9 +101,42 @@ def session_view(info: Any) -> dict[str, Any]:
     }
 
 
+def _validation_summary(exc: ValidationError) -> str:
+    # Field names and reasons only: the rejected values are the caller's data.
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class ThinkGateMCP(MCPServer):
+    """``MCPServer`` whose every tool failure carries a stable error code.
+
+    The SDK turns argument-validation failures and unknown tools into plain-text errors
+    and hides unexpected exceptions; here each becomes the same structured error as a
+    domain error (``INVALID_INPUT``, ``UNKNOWN_TOOL``, ``INTERNAL``).
+    """
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            log.error("tool %r failed unexpectedly", name, exc_info=exc.__cause__ or exc)
+            return tool_error(InternalError(f"{name} failed unexpectedly; nothing was stored. Retry the call."))
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                return tool_error(InvalidInput(f"invalid arguments for {name}: {_validation_summary(exc.__cause__)}"))
+            if self._tool_manager.get_tool(name) is None:
+                return tool_error(UnknownTool(f"no tool named {name!r}; call tools/list for the tools"))
+            raise
+
+
 def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
     """The ThinkGate MCP server bound to ``engine`` (which the caller starts and stops)."""
-    server = MCPServer(
+    server = ThinkGateMCP(
         "thinkgate",
         version=__version__,
         instructions=texts.INSTRUCTIONS,

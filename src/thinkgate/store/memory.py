@@ -74,7 +74,8 @@ class MemoryEventStore:
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         self._check_open()
-        if snapshot.session_id in self._heads:
+        current = self._snapshots.get(snapshot.session_id)
+        if snapshot.session_id in self._heads and (current is None or snapshot.version > current.version):
             self._snapshots[snapshot.session_id] = snapshot
 
     async def load_snapshot(self, session_id: str) -> Snapshot | None:

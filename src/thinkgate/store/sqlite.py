@@ -67,8 +67,9 @@ class SqliteEventStore:
         self._db: sqlite3.Connection | None = None
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db: sqlite3.Connection | None = None
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA busy_timeout = 5000")
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -76,8 +77,14 @@ class SqliteEventStore:
                 raise StoreError(f"could not put {self.path} in WAL mode (got {mode!r})")
             db.execute(f"PRAGMA synchronous = {'FULL' if self.durability == 'full' else 'NORMAL'}")
             self._migrate(db)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                db.close()
             raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        except BaseException:
+            if db is not None:
+                db.close()
+            raise
         self._db = db
 
     def _migrate(self, db: sqlite3.Connection) -> None:
