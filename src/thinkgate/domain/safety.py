@@ -52,6 +52,8 @@ class _Rule:
     # Case-insensitive secret rules: anchors are looked up in the lowercased text, and
     # ``gate`` (the same pattern, case-sensitive) screens lowercased ASCII text cheaply.
     gate: re.Pattern[str] | None = None
+    # False: a value of letters only (a name or a type, not a secret) is left as written.
+    letters_ok: bool = True
 
 
 def _inj(kind: str, pattern: str, anchors: tuple[str, ...], *also: tuple[str, ...]) -> _Rule:
@@ -183,11 +185,19 @@ def _candidates(rules: tuple[_Rule, ...], present: set[str], haystack: str) -> l
     ]
 
 
-def _secret(kind: str, pattern: str, anchors: tuple[str, ...], *also: tuple[str, ...], nocase: bool = False) -> _Rule:
+def _secret(
+    kind: str,
+    pattern: str,
+    anchors: tuple[str, ...],
+    *also: tuple[str, ...],
+    nocase: bool = False,
+    letters_ok: bool = True,
+) -> _Rule:
     if nocase:
         regex = re.compile(pattern, re.ASCII | re.IGNORECASE)
-        return _Rule(kind, regex, frozenset(anchors), also, gate=re.compile(pattern, re.ASCII))
-    return _Rule(kind, re.compile(pattern, re.ASCII), frozenset(anchors), also)
+        gate = re.compile(pattern, re.ASCII)
+        return _Rule(kind, regex, frozenset(anchors), also, gate, letters_ok)
+    return _Rule(kind, re.compile(pattern, re.ASCII), frozenset(anchors), also, None, letters_ok)
 
 
 # Values never start with a redaction marker, so a second scan finds nothing new.
@@ -266,9 +276,8 @@ _SECRET_RULES: tuple[_Rule, ...] = (
         (":", "="),
         nocase=True,
     ),
-    # Unquoted values must hold a digit or symbol (checked by ``_mask``) and must not be a
-    # call or subscript, so ``token: Optional[str]`` and ``password = request.form[...]``
-    # stay as written.
+    # Unquoted values must hold a digit or symbol and must not be a call or subscript, so
+    # ``token: Optional[str]`` and ``password = request.form[...]`` stay as written.
     _secret(
         "credential_assignment",
         rf"{_CRED_KEY}[\"']?[ \t]*[:=][ \t]*(?![\"'=]){_NOT_MARKER}"
@@ -276,6 +285,7 @@ _SECRET_RULES: tuple[_Rule, ...] = (
         _CRED_ANCHORS,
         (":", "="),
         nocase=True,
+        letters_ok=False,
     ),
 )
 
@@ -291,12 +301,12 @@ _LOWER_ANCHORS = tuple(sorted({a for rule in _SECRET_RULES if rule.gate is not N
 _SECRETISH = re.compile(r"[0-9!@#%^*+~?]")
 
 
-def _mask(marker: str, match: re.Match[str]) -> str:
+def _mask(marker: str, letters_ok: bool, match: re.Match[str]) -> str:
     """Replace only the ``secret`` group of a match, keeping key names, users and hosts."""
     whole, base = match.group(0), match.start()
     start, end = match.span("secret")
-    if match.group("q") is None and _SECRETISH.search(whole, start - base, end - base) is None:
-        return whole  # an unquoted letters-only value: a name or type, not a secret
+    if not letters_ok and _SECRETISH.search(whole, start - base, end - base) is None:
+        return whole
     return whole[: start - base] + marker + whole[end - base :]
 
 
@@ -308,7 +318,7 @@ def _redact(text: str, lowered: str) -> tuple[str, tuple[str, ...]]:
     for rule in _candidates(_SECRET_RULES, present, text):
         if rule.gate is not None and ascii_text and rule.gate.search(lowered) is None:
             continue
-        redacted = rule.regex.sub(partial(_mask, f"[REDACTED:{rule.kind}]"), text)
+        redacted = rule.regex.sub(partial(_mask, f"[REDACTED:{rule.kind}]", rule.letters_ok), text)
         if redacted != text:
             found.add(rule.kind)
             text = redacted
