@@ -41,6 +41,15 @@ def args(n: int, total: int = 3, **kw: Any) -> dict[str, Any]:
     return {"thought": f"step {n}", "nextThoughtNeeded": True, "thoughtNumber": n, "totalThoughts": total, **kw}
 
 
+def error_code(result: Any) -> str:
+    """The stable code of an error result: it leads the text and is repeated in ``_meta``."""
+    assert result.is_error
+    assert result.structured_content is None  # clients validate it against the output schema
+    code: str = result.meta["thinkgate/error"]["code"]
+    assert result.content[0].text.startswith(f"{code}: ")
+    return code
+
+
 async def call(c: Client, name: str, arguments: dict[str, Any]) -> Any:
     result = await c.call_tool(name, arguments)
     if not result.is_error:
@@ -103,7 +112,7 @@ async def test_unknown_reference_is_a_tool_error_with_a_stable_code(client: Clie
     sid = first.structured_content["sessionId"]
     bad = await call(client, "sequentialthinking", args(2, sessionId=sid, revisesThought=7))
     assert bad.is_error
-    assert bad.structured_content["error"]["code"] == "UNKNOWN_THOUGHT"
+    assert error_code(bad) == "UNKNOWN_THOUGHT"
     assert "existing thoughtNumbers: 1" in bad.content[0].text
     state = await engine.load(sid)
     assert state is not None and state.history_length == 1  # nothing stored
@@ -123,7 +132,7 @@ async def test_bad_input_is_an_error_and_stores_nothing(
     result = await call(client, "sequentialthinking", arguments)
     assert result.is_error
     if code is not None:
-        assert result.structured_content["error"]["code"] == code
+        assert error_code(result) == code
     assert await engine.store.count_sessions() == 0
 
 
@@ -140,14 +149,14 @@ async def test_bad_input_is_an_error_and_stores_nothing(
 async def test_wrong_types_and_missing_fields_are_tool_errors(client: Client, arguments: dict[str, Any]) -> None:
     result = await client.call_tool("sequentialthinking", arguments)
     assert result.is_error
-    assert result.structured_content["error"]["code"] == "INVALID_INPUT"
+    assert error_code(result) == "INVALID_INPUT"
     assert result.content[0].text.startswith("INVALID_INPUT: invalid arguments for sequentialthinking: ")
 
 
 async def test_unknown_tool_is_an_error(client: Client) -> None:
     result = await client.call_tool("no_such_tool", {})
     assert result.is_error
-    assert result.structured_content["error"]["code"] == "UNKNOWN_TOOL"
+    assert error_code(result) == "UNKNOWN_TOOL"
 
 
 async def test_retry_with_the_same_request_id_is_recorded_once(client: Client, engine: Engine) -> None:
@@ -157,7 +166,7 @@ async def test_retry_with_the_same_request_id_is_recorded_once(client: Client, e
     info = await engine.store.session("retry-1")
     assert info is not None and info.version == 2  # session_created + one thought
     clash = await call(client, "sequentialthinking", args(2, sessionId="retry-1", requestId="req-1"))
-    assert clash.structured_content["error"]["code"] == "IDEMPOTENCY_CONFLICT"
+    assert error_code(clash) == "IDEMPOTENCY_CONFLICT"
 
 
 async def test_unknown_session_id_creates_that_session(client: Client) -> None:
@@ -184,7 +193,7 @@ async def test_history_pages_with_a_cursor(client: Client) -> None:
 
 async def test_history_of_unknown_session_is_an_error(client: Client) -> None:
     result = await call(client, "get_thinking_history", {"sessionId": "nope"})
-    assert result.structured_content["error"]["code"] == "SESSION_NOT_FOUND"
+    assert error_code(result) == "SESSION_NOT_FOUND"
 
 
 async def test_list_sessions_pages(client: Client) -> None:
@@ -210,7 +219,7 @@ async def test_clear_starts_history_afresh(client: Client) -> None:
 
 async def test_clear_of_unknown_session_is_an_error(client: Client) -> None:
     result = await call(client, "clear_thinking_history", {"sessionId": "ghost"})
-    assert result.structured_content["error"]["code"] == "SESSION_NOT_FOUND"
+    assert error_code(result) == "SESSION_NOT_FOUND"
 
 
 async def test_resources_list_sessions_and_timelines(client: Client) -> None:

@@ -1,9 +1,8 @@
 """``build_server``: the MCP tools, resources and prompts, bound to an engine.
 
 Handlers are ``async def`` (a sync tool costs a thread hop per call). Domain errors
-become tool results with ``isError: true``, a text ``CODE: message`` and a
-``structuredContent.error`` object with the same code; resources raise the SDK's
-resource errors. Nothing here prints to stdout.
+become tool results with ``isError: true``, the text ``CODE: message`` and the code in
+``_meta``; resources raise the SDK's resource errors. Nothing here prints to stdout.
 """
 
 from __future__ import annotations
@@ -83,12 +82,20 @@ class ClearResult(TypedDict):
     cleared: int
 
 
+ERROR_META_KEY = "thinkgate/error"
+
+
 def tool_error(exc: ThinkGateError) -> CallToolResult:
-    """A domain error as a tool result the model can read and a client can branch on."""
+    """A domain error as a tool result the model can read and a client can branch on.
+
+    The code leads the text (``CODE: message``) and is repeated in ``_meta`` for programs.
+    There is deliberately no ``structuredContent``: clients such as the TypeScript SDK
+    validate it against the tool's output schema even on error results.
+    """
     return CallToolResult(
         is_error=True,
         content=[TextContent(type="text", text=f"{exc.code}: {exc.message}")],
-        structured_content={"error": {"code": exc.code, "message": exc.message, "retriable": exc.retriable}},
+        _meta={ERROR_META_KEY: {"code": exc.code, "retriable": exc.retriable}},
     )
 
 
