@@ -27,7 +27,7 @@ GITLAB = "glpat" + "-" + "xYz12AbC34dEf56GhI78"
 SLACK = "xox" + "b-" + "1234567890-1234567890123-" + B62[:24]
 STRIPE_SECRET = "sk" + "_live_" + B62[:24]
 STRIPE_RESTRICTED = "rk" + "_live_" + B62[:24]
-GOOGLE = "AI" + "za" + "SyA1bC2dE3fG4hI5jK6lM7nO8pQ9rS0tUv"
+GOOGLE = "AI" + "za" + "SyA1bC2dE3fG4hI5jK6lM7nO8pQ9rS0tUvW"
 JWT = (
     "eyJ" + "hbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
     "." + "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"
@@ -65,7 +65,7 @@ SECRET_CASES = [
     ("bearer_token", "d41d8cd98f00b204e9800998ecf8427e", "Authorization: Bearer {}"),
     ("bearer_token", "abc.DEF-123_xyz~456+789/0==", 'curl -H "Authorization: bearer {}" https://api'),
     ("credential_assignment", "hunter2hunter2", "password={} was rejected"),
-    ("credential_assignment", "Tr0ub4dor&3", "passwd: {}"),
+    ("credential_assignment", "Tr0ub4dor#3", "passwd: {}"),
     ("credential_assignment", "9f8e7d6c5b4a", "api_key={}"),
     ("credential_assignment", "s3cr3t-v4lue", "export CLIENT_SECRET={}"),
     ("credential_assignment", "tok_98765432", "token = {}"),

@@ -184,3 +184,9 @@ def test_feedback_flags_a_repeated_thought_number() -> None:
     state = step(None, thought(1))
     result = last_result(state, thought(1))
     assert any("already used" in f for f in result["feedback"])  # type: ignore[attr-defined]
+
+
+def test_a_request_id_that_looks_like_a_secret_is_refused() -> None:
+    key = "ghp_" + "A1b2C3d4E5" * 4
+    with pytest.raises(InvalidInput, match="looks like a secret"):
+        decide(None, thought(1, request_id=key), session_id="s", now="n", limits=LIMITS)

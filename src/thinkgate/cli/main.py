@@ -135,7 +135,7 @@ def sessions_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List stored sessions."""
-    from thinkgate.mcp.server import session_view
+    from thinkgate.engine.views import session_view
 
     infos = _run(_settings(store), lambda e: e.sessions(limit=limit))
     rows = [session_view(i) for i in infos]
@@ -148,10 +148,14 @@ def sessions_list(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("session", "events", "created", "updated")
+    table = Table()
+    table.add_column("session", no_wrap=True, min_width=32)
+    for column in ("events", "created", "updated"):
+        table.add_column(column)
     for r in rows:
         table.add_row(r["sessionId"], str(r["events"]), r["createdAt"], r["updatedAt"])
-    Console().print(table)
+    # Session ids are never cut, even when stdout is not a terminal (rich assumes 80 columns).
+    Console(width=max(120, Console().width)).print(table)
 
 
 async def _session_detail(engine: Any, session_id: str) -> dict[str, Any]:
@@ -290,23 +294,22 @@ def audit_verify(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point: the one place where errors become messages and exit codes."""
+    from typer._click.exceptions import ClickException  # typer vendors its own click
+
     try:
-        app(args=argv, prog_name="thinkgate", standalone_mode=False)
+        code = app(args=argv, prog_name="thinkgate", standalone_mode=False)
     except ThinkGateError as exc:
         typer.echo(f"error: {exc.code}: {exc.message}", err=True)
         sys.exit(2)
-    except typer.Abort:
+    except ClickException as exc:  # usage errors: unknown command, bad option value
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (typer.Abort, EOFError):
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    # Without standalone mode, typer returns the code of a `typer.Exit` instead of exiting.
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 
 __all__ = ["CLIENTS", "snippet"]
@@ -31,7 +32,7 @@ def snippet(client: str, store: str | None = None) -> str:
     command, args = _launch(store)
     server = {"command": command, "args": args}
     if client == "claude-code":
-        quoted = " ".join([command, *args])
+        quoted = shlex.join([command, *args])
         return (
             "# Run once (user scope), or put the JSON below in .mcp.json at your project root:\n"
             f"claude mcp add --scope user thinkgate -- {quoted}\n\n"

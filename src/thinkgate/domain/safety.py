@@ -52,7 +52,7 @@ class _Rule:
     # Case-insensitive secret rules: anchors are looked up in the lowercased text, and
     # ``gate`` (the same pattern, case-sensitive) screens lowercased ASCII text cheaply.
     gate: re.Pattern[str] | None = None
-    # False: a value of letters only (a name or a type, not a secret) is left as written.
+    # False: an unquoted value of letters only (a name or a type, not a secret) is kept.
     letters_ok: bool = True
 
 
@@ -65,14 +65,14 @@ _VERB_IGNORE = r"(?:ignore|disregard|forget|override|bypass)"
 _DETERMINERS = r"(?:(?:all|any|of|the|your|my|these|those|everything|previous|prior) )*"
 _QUALIFIER = r"(?:previous|prior|above|earlier|preceding|foregoing|original|initial|system|developer)"
 _ORDERS = r"(?:instructions?|rules|directions|guidelines|prompts?|directives|constraints)"
+# Patterns are led by their trigger words with no leading ``\b``: sre then skips ahead on
+# the first character, several times faster, and the rest of each phrase is specific enough.
 _INJECTION_RULES: tuple[_Rule, ...] = (
     _inj(
         "ignore_previous_instructions",
-        rf"\b{_VERB_IGNORE} {_DETERMINERS}{_QUALIFIER} (?:\S+ )?{_ORDERS}\b"
-        rf"|\b{_VERB_IGNORE} (?:all|any|your) (?:of )?(?:your |the )?"
-        r"(?:instructions|guidelines|directives|prompts|programming)\b"
-        r"|\b(?:ignore|disregard|forget) (?:all |everything )+"
-        r"(?:above|before this|you(?:'ve| have) been told)",
+        rf"{_VERB_IGNORE} (?:{_DETERMINERS}{_QUALIFIER} (?:\S+ )?{_ORDERS}\b"
+        r"|(?:all|any|your) (?:of )?(?:your |the )?(?:instructions|guidelines|directives|prompts|programming)\b"
+        r"|(?:all |everything )+(?:above|before this|you(?:'ve| have) been told))",
         ("ignore", "disregard", "forget", "override", "bypass"),
         (
             "instruction",
@@ -90,54 +90,60 @@ _INJECTION_RULES: tuple[_Rule, ...] = (
     ),
     _inj(
         "role_reassignment",
-        r"\byou(?: are|'re|’re) now (?:a|an|the|my|no longer|free|unrestricted|unfiltered|uncensored|"
+        r"(?:you(?: are|'re|’re) now (?:a|an|the|my|no longer|free|unrestricted|unfiltered|uncensored|"
         r"jailbroken|dan|acting|going to (?:act|pretend|roleplay)|called|named)\b"
-        r"|\bfrom now on,? you(?: are|'re| will| must| shall| should)\b"
-        r"|\bpretend (?:that )?you(?: are|'re)\b"
-        r"|\bact as (?:an? )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|dan)\b"
-        r"|\byour new (?:role|persona|identity|name) is\b",
-        ("re now", "now on", "pretend", "act as", "your new"),
+        r"|from now on,? you(?: are|'re| will| must| shall| should)\b"
+        r"|pretend (?:that )?you(?: are|'re)\b"
+        r"|act as (?:an? )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|dan)\b"
+        r"|your new (?:role|persona|identity|name) is\b)",
+        ("re now", "now on", "pretend", "act as", "your"),
     ),
     _inj(
         "reveal_system_prompt",
-        r"\b(?:reveal|leak|dump|exfiltrate|expose) (?:\S+ ){0,3}?(?:system|hidden|secret|initial|original|"
-        r"developer) (?:prompt|instructions|message)"
-        r"|\b(?:print|show|display|output|repeat|tell|give|share|recite|write out|what is|what are|what's) "
+        r"(?:reveal|leak|dump|exfiltrate|expose) (?:\S+ ){0,3}?(?:system|hidden|secret|initial|original|"
+        r"developer) (?:prompt|instructions|message)",
+        ("prompt", "instruction", "message"),
+        ("reveal", "leak", "dump", "exfiltrate", "expose"),
+    ),
+    _inj(
+        "reveal_system_prompt",
+        r"(?:print|show|display|output|repeat|tell|give|share|recite|write out|what is|what are|what's) "
         r"(?:me |us )?(?:\S+ ){0,2}?your (?:\S+ ){0,2}?(?:system prompt|system message|instructions|"
         r"initial prompt|hidden prompt|prompt)\b",
+        ("your",),
         ("prompt", "instruction", "message"),
-        ("your", "system", "hidden", "secret", "initial", "original", "developer"),
     ),
     _inj(
         "system_prompt_override",
-        r"\b(?:override|overwrite|bypass|disable) (?:your |the |all |any )?(?:system prompt|system message|"
+        r"(?:(?:override|overwrite|bypass|disable) (?:your |the |all |any )?(?:system prompt|system message|"
         r"safety (?:rules|guidelines|filters?|measures)|guardrails|content (?:policy|filters?))\b"
-        r"|\bsystem prompt override\b",
+        r"|system prompt override\b)",
         ("override", "overwrite", "bypass", "disable"),
         ("system", "safety", "guardrails", "content"),
     ),
     _inj(
         "fake_role_marker",
-        r"<\|[a-z_]{2,30}\|>|\[/?inst\]|<</?sys>>|</s>|<(?:start|end)_of_turn>"
-        r"|(?<!\S)#{2,} ?(?:system|assistant|human|instructions?) ?:",
-        ("<|", "inst]", "<<sys", "</s>", "##", "_of_turn>"),
+        r"<(?:\|[a-z_]{2,30}\|>|</?sys>>|/s>|(?:start|end)_of_turn>)|\[/?inst\]",
+        ("<", "inst]"),
     ),
+    # Markdown headings are common in thoughts, so "##" gets its own cheap literal-led rule.
+    _inj("fake_role_marker", r"##+ ?(?:system|assistant|human|instructions?) ?:", ("##",)),
     _inj(
         "jailbreak",
-        r"\bdo anything now\b|\b(?:dan|jailbreak|god) mode\b|\bdeveloper mode (?:enabled|activated|output)\b"
-        r"|\byou(?: are|'re|'ve been) (?:now )?jailbroken\b|\b(?:act as|you are|you're) dan\b",
-        ("anything now", "dan mode", "as dan", "are dan", "god mode", "jailbr", "developer mode"),
+        r"(?:do anything now\b|(?:dan|jailbreak|god) mode\b|developer mode (?:enabled|activated|output)\b"
+        r"|you(?: are|'re|'ve been) (?:now )?jailbroken\b|(?:act as|you are|you're) dan\b)",
+        ("anything now", "dan mode", "as dan", "re dan", "god mode", "jailbr", "developer mode"),
     ),
     _inj(
         "new_instructions",
-        r"\b(?:new|updated|revised|real|actual|true|override|secret) (?:system )?"
+        r"(?:new|updated|revised|real|actual|true|override|secret) (?:system )?"
         r"(?:instructions?|directives?) ?:",
         ("instruction", "directive"),
         (":",),
     ),
     _inj(
         "data_exfiltration",
-        r"\b(?:send|post|upload|forward|transmit|exfiltrate|leak|email|paste)\b(?: \S+){0,5}? "
+        r"(?:send|post|upload|forward|transmit|exfiltrate|leak|email|paste)\b(?: \S+){0,5}? "
         r"(?:(?:all|every|any|your|the user's) (?:\S+ ){0,2}?(?:secrets?|credentials?|api keys?|keys|"
         r"tokens|passwords?|cookies)|\.env|~/\.ssh|ssh keys?|private keys?|system prompt|conversation|"
         r"chat history|env(?:ironment)? var(?:iable)?s)\b(?: \S+){0,4}? to (?:https?|ftp)://",
@@ -146,7 +152,7 @@ _INJECTION_RULES: tuple[_Rule, ...] = (
     ),
     _inj(
         "pipe_to_shell",
-        r"\b(?:curl|wget)\b[^|;&]{0,300}\| ?(?:sudo )?(?:ba|z|da|k)?sh\b",
+        r"(?:curl|wget)\b[^|;&]{0,300}\| ?(?:sudo )?(?:ba|z|da|k)?sh\b",
         ("curl", "wget"),
         ("|",),
     ),
@@ -178,11 +184,20 @@ def _candidates(rules: tuple[_Rule, ...], present: set[str], haystack: str) -> l
     """The rules with an anchor in ``present`` and a substring of each ``also`` group in ``haystack``."""
     if not present:
         return []
-    return [
-        rule
-        for rule in rules
-        if not rule.anchors.isdisjoint(present) and all(any(a in haystack for a in g) for g in rule.also)
-    ]
+    # Plain loops: generator expressions cost more than the substring checks they wrap.
+    out = []
+    for rule in rules:
+        if rule.anchors.isdisjoint(present):
+            continue
+        for group in rule.also:
+            for anchor in group:
+                if anchor in haystack:
+                    break
+            else:
+                break  # this group has no substring present
+        else:
+            out.append(rule)
+    return out
 
 
 def _secret(
@@ -241,7 +256,7 @@ _SECRET_RULES: tuple[_Rule, ...] = (
     _secret(
         "aws_secret_access_key",
         rf"aws_secret_access_key[\"']?[ \t]*[:=][ \t]*[\"']?{_NOT_MARKER}(?P<secret>[A-Za-z0-9/+=]{{20,}}+)",
-        ("aws_secret_access_key",),
+        ("secret",),
         nocase=True,
     ),
     _secret(
@@ -264,24 +279,18 @@ _SECRET_RULES: tuple[_Rule, ...] = (
     ),
     _secret(
         "bearer_token",
-        rf"\bbearer[ \t]+{_NOT_MARKER}(?=[A-Za-z0-9._~+/-]{{0,200}}?[0-9])"
+        rf"bearer(?<![A-Za-z0-9_]bearer)[ \t]+{_NOT_MARKER}(?=[A-Za-z0-9._~+/-]{{0,200}}?[0-9])"
         r"(?P<secret>[A-Za-z0-9._~+/-]{8,}+=*+)",
         ("bearer",),
         nocase=True,
     ),
+    # A quoted value is any 8+ non-space characters. An unquoted one must hold a digit or
+    # symbol and must not be a call or subscript, so ``token: Optional[str]`` and
+    # ``password = request.form[...]`` stay as written.
     _secret(
         "credential_assignment",
-        rf"{_CRED_KEY}[\"']?[ \t]*[:=][ \t]*(?P<q>[\"']){_NOT_MARKER}(?P<secret>[^\"'\s]{{8,512}}+)(?P=q)",
-        _CRED_ANCHORS,
-        (":", "="),
-        nocase=True,
-    ),
-    # Unquoted values must hold a digit or symbol and must not be a call or subscript, so
-    # ``token: Optional[str]`` and ``password = request.form[...]`` stay as written.
-    _secret(
-        "credential_assignment",
-        rf"{_CRED_KEY}[\"']?[ \t]*[:=][ \t]*(?![\"'=]){_NOT_MARKER}"
-        rf"(?P<secret>{_VALUE_CHAR}{{8,512}}+)(?![(\[])",
+        rf"{_CRED_KEY}[\"']?[ \t]*[:=][ \t]*(?P<q>[\"'])?{_NOT_MARKER}"
+        rf"(?P<secret>(?(q)[^\"'\s]{{8,512}}+|(?![\"'=]){_VALUE_CHAR}{{8,512}}+))(?(q)|(?![(\[]))",
         _CRED_ANCHORS,
         (":", "="),
         nocase=True,
@@ -289,13 +298,26 @@ _SECRET_RULES: tuple[_Rule, ...] = (
     ),
 )
 
-INJECTION_PATTERNS: tuple[str, ...] = tuple(rule.kind for rule in _INJECTION_RULES)
+INJECTION_PATTERNS: tuple[str, ...] = tuple(dict.fromkeys(rule.kind for rule in _INJECTION_RULES))
 SECRET_PATTERNS: tuple[str, ...] = tuple(dict.fromkeys(rule.kind for rule in _SECRET_RULES))
 
+# Characters rare in prose. An anchor holding one is only looked for when that character
+# occurs, and a one-character ``in`` is a memchr, several times cheaper than a substring.
+_GATE_CHARS = "-_:<[]#JA"
+
+
+def _gated(anchors: set[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    groups: dict[str, list[str]] = {}
+    for anchor in sorted(anchors):
+        gate = next((c for c in _GATE_CHARS if c in anchor), "")
+        groups.setdefault(gate, []).append(anchor)
+    return tuple((gate, tuple(group)) for gate, group in groups.items())
+
+
 # One pass over each anchor list per scan; a benign text usually finds none and stops there.
-_INJECTION_ANCHORS = tuple(sorted({a for rule in _INJECTION_RULES for a in rule.anchors}))
-_CASED_ANCHORS = tuple(sorted({a for rule in _SECRET_RULES if rule.gate is None for a in rule.anchors}))
-_LOWER_ANCHORS = tuple(sorted({a for rule in _SECRET_RULES if rule.gate is not None for a in rule.anchors}))
+_INJECTION_ANCHORS = _gated({a for rule in _INJECTION_RULES for a in rule.anchors})
+_CASED_ANCHORS = _gated({a for rule in _SECRET_RULES if rule.gate is None for a in rule.anchors})
+_LOWER_ANCHORS = _gated({a for rule in _SECRET_RULES if rule.gate is not None for a in rule.anchors})
 
 
 _SECRETISH = re.compile(r"[0-9!@#%^*+~?]")
@@ -305,14 +327,14 @@ def _mask(marker: str, letters_ok: bool, match: re.Match[str]) -> str:
     """Replace only the ``secret`` group of a match, keeping key names, users and hosts."""
     whole, base = match.group(0), match.start()
     start, end = match.span("secret")
-    if not letters_ok and _SECRETISH.search(whole, start - base, end - base) is None:
+    if not letters_ok and match.group("q") is None and _SECRETISH.search(whole, start - base, end - base) is None:
         return whole
     return whole[: start - base] + marker + whole[end - base :]
 
 
 def _redact(text: str, lowered: str) -> tuple[str, tuple[str, ...]]:
-    present = {a for a in _CASED_ANCHORS if a in text}
-    present.update(a for a in _LOWER_ANCHORS if a in lowered)
+    present = {a for gate, group in _CASED_ANCHORS if gate in text for a in group if a in text}
+    present.update(a for gate, group in _LOWER_ANCHORS if gate in lowered for a in group if a in lowered)
     ascii_text = text.isascii()
     found: set[str] = set()
     for rule in _candidates(_SECRET_RULES, present, text):
@@ -327,7 +349,7 @@ def _redact(text: str, lowered: str) -> tuple[str, tuple[str, ...]]:
 
 def _detect_injections(text: str, lowered: str) -> tuple[str, ...]:
     norm = _normalise(text, lowered)
-    present = {a for a in _INJECTION_ANCHORS if a in norm}
+    present = {a for gate, group in _INJECTION_ANCHORS if gate in norm for a in group if a in norm}
     found = {rule.kind for rule in _candidates(_INJECTION_RULES, present, norm) if rule.regex.search(norm)}
     return tuple(sorted(found))
 

@@ -111,8 +111,13 @@ def decide(state: SessionState | None, command: Command, *, session_id: str, now
 
 
 def _check_request_id(request_id: str | None) -> None:
-    if request_id is not None and not (0 < len(request_id) <= MAX_REQUEST_ID_LENGTH):
+    if request_id is None:
+        return
+    if not (0 < len(request_id) <= MAX_REQUEST_ID_LENGTH):
         raise InvalidInput(f"requestId must be 1 to {MAX_REQUEST_ID_LENGTH} characters")
+    # A request id is stored verbatim (it is an identity, so it cannot be redacted): refuse secrets.
+    if scan_text(request_id).secrets:
+        raise InvalidInput("requestId looks like a secret (an API key or token); use a random or counter id")
 
 
 def _utf8_len(text: str) -> int:

@@ -22,6 +22,7 @@ from thinkgate.domain.ids import SESSION_ID_PATTERN, check_session_id
 from thinkgate.domain.safety import scan_text
 from thinkgate.domain.thinking import RecordThought
 from thinkgate.engine.engine import Engine
+from thinkgate.engine.views import session_view
 from thinkgate.errors import InternalError, InvalidInput, SessionNotFound, ThinkGateError, UnknownTool
 from thinkgate.mcp import texts
 from thinkgate.mcp.connection import DefaultSessions
@@ -97,15 +98,6 @@ def tool_error(exc: ThinkGateError) -> CallToolResult:
         content=[TextContent(type="text", text=f"{exc.code}: {exc.message}")],
         _meta={ERROR_META_KEY: {"code": exc.code, "retriable": exc.retriable}},
     )
-
-
-def session_view(info: Any) -> dict[str, Any]:
-    return {
-        "sessionId": info.session_id,
-        "events": info.version,
-        "createdAt": info.created_at,
-        "updatedAt": info.updated_at,
-    }
 
 
 def _validation_summary(exc: ValidationError) -> str:

@@ -190,16 +190,17 @@ async def serve_stdio(
         # would cancel them): a client that writes its requests and closes stdin still
         # gets every answer, as with the official server.
         pending: set[Any] = set()
-        drained = anyio.Event()
+        idle = anyio.Event()  # set whenever `pending` becomes empty; replaced when it fills again
 
         async def pump_in() -> None:
+            nonlocal idle
             async with to_server_send:
                 while True:
                     line = await reader.readline()
                     if line is None:
-                        if pending:
-                            with anyio.move_on_after(EOF_GRACE_SECONDS):
-                                await drained.wait()
+                        with anyio.move_on_after(EOF_GRACE_SECONDS):
+                            while pending:
+                                await idle.wait()
                         return
                     if line == b"":
                         await writer.write(
@@ -226,6 +227,8 @@ async def serve_stdio(
                         )
                         continue
                     if isinstance(message, JSONRPCRequest):
+                        if not pending:
+                            idle = anyio.Event()
                         pending.add(message.id)
                     await to_server_send.send(SessionMessage(message))
 
@@ -238,7 +241,7 @@ async def serve_stdio(
                     if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id in pending:
                         pending.discard(message.id)
                         if not pending:
-                            drained.set()
+                            idle.set()
 
         try:
             async with anyio.create_task_group() as tg:
