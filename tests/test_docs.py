@@ -42,7 +42,7 @@ def test_readme_shows_the_two_commands() -> None:
 
 
 def test_configuration_table_lists_exactly_the_environment_variables() -> None:
-    documented = set(re.findall(r"^\| `(THINKGATE_[A-Z_]+)`", README, flags=re.M))
+    documented = set(re.findall(r"^\| `((?:THINKGATE|DISABLE)_[A-Z_]+)`", README, flags=re.M))
     assert documented == set(ENV_VARS)
 
 

@@ -18,6 +18,7 @@ ENV_VARS: dict[str, str] = {
     "THINKGATE_DURABILITY": "normal (survives kill -9) or full (fsync per commit, survives power loss)",
     "THINKGATE_LOG_LEVEL": "stderr log level: DEBUG, INFO, WARNING (default), ERROR",
     "THINKGATE_LOG_THOUGHTS": "1 to log thought content (off by default; secrets are redacted either way)",
+    "DISABLE_THOUGHT_LOGGING": "true forces thought logging off (the official server's variable; off is the default)",
     "THINKGATE_MAX_THOUGHT_BYTES": "largest thought accepted, in UTF-8 bytes (default 32768)",
     "THINKGATE_MAX_THOUGHTS_PER_SESSION": "thoughts one session may hold (default 100000)",
     "THINKGATE_MAX_SESSIONS": "sessions the store may hold (default 100000)",
@@ -70,7 +71,8 @@ class Settings:
         settings = cls(
             store_url=env.get("THINKGATE_STORE") or None,
             log_level=(env.get("THINKGATE_LOG_LEVEL") or "WARNING").upper(),
-            log_thoughts=env.get("THINKGATE_LOG_THOUGHTS", "") in ("1", "true", "yes"),
+            log_thoughts=env.get("THINKGATE_LOG_THOUGHTS", "").lower() in ("1", "true", "yes")
+            and env.get("DISABLE_THOUGHT_LOGGING", "").lower() not in ("1", "true", "yes"),
             engine=engine,
         )
         return settings.with_overrides(durability=env.get("THINKGATE_DURABILITY") or "normal")

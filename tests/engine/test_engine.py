@@ -12,18 +12,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.strategies import commands
 
 from thinkgate.domain.events import event_from_payload
 from thinkgate.domain.state import SessionState, replay
-from thinkgate.domain.thinking import Limits, RecordThought
+from thinkgate.domain.thinking import ClearHistory, Limits, RecordThought
 from thinkgate.engine.engine import Engine, EngineConfig
 from thinkgate.errors import (
     IdempotencyConflict,
     InvalidSessionId,
     LimitExceeded,
     SessionNotFound,
+    ThinkGateError,
 )
 from thinkgate.store.base import EventStore
 from thinkgate.store.memory import MemoryEventStore
@@ -663,3 +668,31 @@ async def test_reads_see_writes_made_by_another_process(rig: Rig) -> None:
     await b.delete("shared")
     with pytest.raises(SessionNotFound):
         await a.history("shared")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(commands, min_size=1, max_size=25))
+def test_a_failing_command_appends_nothing_and_leaves_the_state_as_it_was(cmds: list[Any]) -> None:
+    async def scenario() -> None:
+        store = MemoryEventStore()
+        engine = Engine(store, EngineConfig(limits=Limits(max_thought_bytes=40, max_thoughts_per_session=12)))
+        await engine.start()
+        for cmd in cmds:
+            info = await store.session("prop")
+            before_version = info.version if info else 0
+            before_state = await engine.load("prop")
+            try:
+                if isinstance(cmd, ClearHistory):
+                    await engine.clear_history("prop", request_id=cmd.request_id)
+                else:
+                    await engine.record_thought("prop", cmd)
+            except ThinkGateError:
+                info = await store.session("prop")
+                assert (info.version if info else 0) == before_version
+                after_state = await engine.load("prop")
+                assert (after_state.to_snapshot() if after_state else None) == (
+                    before_state.to_snapshot() if before_state else None
+                )
+        await engine.stop()
+
+    anyio.run(scenario)

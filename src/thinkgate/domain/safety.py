@@ -158,13 +158,15 @@ _INJECTION_RULES: tuple[_Rule, ...] = (
     ),
 )
 
-# Every Unicode 14 format (Cf) character, plus invisible fillers and variation selectors
-# that are not Cf but render as nothing. A test checks this against ``unicodedata``.
+# Invisible characters that are printable to ``str.isprintable``: fillers, the combining
+# grapheme joiner and variation selectors. They render as nothing, so they are stripped.
+_PRINTABLE_INVISIBLES = "\u034f\u115f\u1160\u2800\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef"
+_INVISIBLE_PRINTABLE = re.compile(f"[{_PRINTABLE_INVISIBLES}]+")
+# Those plus every Unicode 14 format (Cf) character; a test checks this against ``unicodedata``.
 _INVISIBLE = re.compile(
-    "[\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u180e"
-    "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff"
-    "\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
-    "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f\U000e0100-\U000e01ef]+"
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    f"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f{_PRINTABLE_INVISIBLES}]+"
 )
 
 
@@ -176,7 +178,12 @@ def _normalise(text: str, lowered: str) -> str:
         if lowered.isprintable() and "  " not in lowered:
             return lowered
         return " ".join(lowered.split())
-    folded = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).casefold()
+    # Stripping last also catches fillers that NFKC produces (U+FFA0 becomes U+1160).
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if folded.isprintable():
+        # No format characters and no whitespace but " ": a shorter, faster class will do.
+        stripped = _INVISIBLE_PRINTABLE.sub("", folded)
+        return stripped if "  " not in stripped else " ".join(stripped.split())
     return " ".join(_INVISIBLE.sub("", folded).split())
 
 
