@@ -165,14 +165,7 @@ async def _session_detail(engine: Any, session_id: str) -> dict[str, Any]:
     info = await engine.store.session(session_id)
     if state is None or info is None:
         raise SessionNotFound(f"no session {session_id!r}")
-    thoughts: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = await engine.history(session_id, cursor=cursor, limit=500)
-        thoughts.extend(page.thoughts)
-        cursor = page.next_cursor
-        if cursor is None:
-            break
+    thoughts = await engine.all_thoughts(session_id)
     return {
         "sessionId": session_id,
         "createdAt": info.created_at,

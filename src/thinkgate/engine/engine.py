@@ -296,6 +296,17 @@ class Engine:
             start = rows[-1].version + 1
         return HistoryPage(session_id, out, next_cursor)
 
+    async def all_thoughts(self, session_id: str) -> list[dict[str, Any]]:
+        """Every thought of the session since its last clear, oldest first."""
+        thoughts: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = await self.history(session_id, cursor=cursor, limit=MAX_PAGE)
+            thoughts.extend(page.thoughts)
+            cursor = page.next_cursor
+            if cursor is None:
+                return thoughts
+
     async def sessions(self, *, limit: int = 100, after: str | None = None) -> list[SessionInfo]:
         if not 1 <= limit <= 10_000:
             raise InvalidInput("limit must be between 1 and 10000")

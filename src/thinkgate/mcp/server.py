@@ -38,6 +38,7 @@ _BOOL = WithJsonSchema({"type": ["boolean", "string"]})
 _INT = WithJsonSchema({"type": ["integer", "string"], "minimum": 1})
 _OPT_INT = WithJsonSchema({"type": ["integer", "string"], "minimum": 1})
 _OPT_BOOL = WithJsonSchema({"type": ["boolean", "string"]})
+_READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 _SESSION = Field(
     default=None,
     description="Session to use; omit for this connection's own session. Unknown ids create that session.",
@@ -220,9 +221,7 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
         name="get_thinking_history",
         title="Get thinking history",
         description=texts.GET_HISTORY,
-        annotations=ToolAnnotations(
-            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-        ),
+        annotations=_READ_ONLY,
     )
     async def get_thinking_history(
         ctx: Context,
@@ -242,9 +241,7 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
         name="list_sessions",
         title="List sessions",
         description=texts.LIST_SESSIONS,
-        annotations=ToolAnnotations(
-            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
-        ),
+        annotations=_READ_ONLY,
     )
     async def list_sessions(
         cursor: Annotated[str | None, Field(description="nextCursor of the previous page", max_length=128)] = None,
@@ -299,15 +296,7 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
     )
     async def timeline_resource(session_id: str) -> str:
         try:
-            check_session_id(session_id)
-            thoughts: list[dict[str, Any]] = []
-            cursor: str | None = None
-            while True:
-                page = await engine.history(session_id, cursor=cursor, limit=500)
-                thoughts.extend(page.thoughts)
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
+            thoughts = await engine.all_thoughts(session_id)
         except SessionNotFound as exc:
             raise ResourceNotFoundError(f"{exc.code}: {exc.message}") from exc
         except ThinkGateError as exc:

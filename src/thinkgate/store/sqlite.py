@@ -13,7 +13,8 @@ a committed transaction is in the WAL file before ``append`` returns; ``full``
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -122,43 +123,46 @@ class SqliteEventStore:
             raise StoreError("the store is not open")
         return self._db
 
-    async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction (taking the write lock up front); store failures become ``StoreError``."""
         db = self.db
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
-                row = db.execute(
-                    "SELECT version, head_hash, created_at FROM sessions WHERE id = ?", (session_id,)
-                ).fetchone()
-                current = row[0] if row else 0
-                if current != expected_version:
-                    raise VersionConflict(f"session {session_id!r} is at version {current}, not {expected_version}")
-                if not events:
-                    db.execute("ROLLBACK")
-                    return []
-                stored = chain_events(session_id, row[1] if row else GENESIS_HASH, current + 1, events)
-                db.executemany(
-                    f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash) for e in stored],
-                )
-                last = stored[-1]
-                if row:
-                    db.execute(
-                        "UPDATE sessions SET version = ?, head_hash = ?, updated_at = ? WHERE id = ?",
-                        (last.version, last.hash, last.recorded_at, session_id),
-                    )
-                else:
-                    db.execute(
-                        "INSERT INTO sessions (id, version, head_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                        (session_id, last.version, last.hash, stored[0].recorded_at, last.recorded_at),
-                    )
+                yield db
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(f"append to session {session_id!r} failed: {exc}") from exc
+            raise StoreError(f"{what} failed: {exc}") from exc
+
+    async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        with self._transaction(f"append to session {session_id!r}") as db:
+            row = db.execute("SELECT version, head_hash FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            current = row[0] if row else 0
+            if current != expected_version:
+                raise VersionConflict(f"session {session_id!r} is at version {current}, not {expected_version}")
+            if not events:
+                return []
+            stored = chain_events(session_id, row[1] if row else GENESIS_HASH, current + 1, events)
+            db.executemany(
+                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash) for e in stored],
+            )
+            last = stored[-1]
+            if row:
+                db.execute(
+                    "UPDATE sessions SET version = ?, head_hash = ?, updated_at = ? WHERE id = ?",
+                    (last.version, last.hash, last.recorded_at, session_id),
+                )
+            else:
+                db.execute(
+                    "INSERT INTO sessions (id, version, head_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    (session_id, last.version, last.hash, stored[0].recorded_at, last.recorded_at),
+                )
         return stored
 
     async def read(self, session_id: str, from_version: int = 1, limit: int | None = None) -> list[StoredEvent]:
@@ -192,20 +196,10 @@ class SqliteEventStore:
         return int(row[0]) if row else 0
 
     async def delete_session(self, session_id: str) -> bool:
-        db = self.db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
-                db.execute("DELETE FROM snapshots WHERE session_id = ?", (session_id,))
-                deleted = db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"deleting session {session_id!r} failed: {exc}") from exc
+        with self._transaction(f"deleting session {session_id!r}") as db:
+            db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+            db.execute("DELETE FROM snapshots WHERE session_id = ?", (session_id,))
+            deleted: int = db.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount
         return deleted > 0
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
