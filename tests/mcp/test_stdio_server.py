@@ -527,3 +527,21 @@ def test_client_that_closes_stdin_after_the_handshake_and_a_burst_gets_every_ans
         check.initialize()
         sessions = ok(check.call_tool("list_sessions", {}))["sessions"]
         assert [s["events"] for s in sessions] == [count + 1]
+
+
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_thought_content_reaches_the_log_only_when_opted_in_and_never_with_secrets(
+    tmp_path: Path, opt_in: bool
+) -> None:
+    key = "ghp_" + "Zq9Xw8Vu7T" * 4  # a GitHub-token-shaped value, built so scanners skip the file
+    marker = "violet-marmoset-4471"
+    env = {"THINKGATE_LOG_LEVEL": "DEBUG", "THINKGATE_LOG_THOUGHTS": "1" if opt_in else None}
+    client = raw_client(tmp_path / "log.db", **env)
+    try:
+        client.initialize()
+        ok(client.call_tool("sequentialthinking", thought(1, text=f"{marker} uses {key}")))
+    finally:
+        assert client.close() == 0
+    stderr = client.stderr_tail(limit=1 << 20)
+    assert key not in stderr
+    assert (marker in stderr) is opt_in
