@@ -135,13 +135,12 @@ class Engine:
                 state = await self.load(session_id)
                 if state is None:
                     await self._check_session_cap()
-                decision: Decision = decide(
-                    state, command, session_id=session_id, now=self.clock(), limits=self.config.limits
-                )
+                now = self.clock()
+                decision: Decision = decide(state, command, session_id=session_id, now=now, limits=self.config.limits)
                 if decision.replay_of is not None:
                     return await self._event_at(session_id, decision.replay_of)
                 try:
-                    await self._append(session_id, state, decision.events)
+                    await self._append(session_id, state, decision.events, now)
                 except VersionConflict:
                     # Another process wrote this session: forget what we knew and decide again.
                     self.cache.drop(session_id)
@@ -156,8 +155,9 @@ class Engine:
                 "delete old sessions (thinkgate sessions delete) or raise THINKGATE_MAX_SESSIONS"
             )
 
-    async def _append(self, session_id: str, state: SessionState | None, events: tuple[Event, ...]) -> None:
-        now = self.clock()
+    async def _append(
+        self, session_id: str, state: SessionState | None, events: tuple[Event, ...], now: str
+    ) -> None:
         expected = state.version if state else 0
         stored = await self.store.append(session_id, expected, [NewEvent(e.TYPE, e.to_payload(), now) for e in events])
         new_state = state

@@ -26,7 +26,13 @@ import anyio
 import orjson
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
-from mcp_types import JSONRPCError, JSONRPCRequest, JSONRPCResponse, jsonrpc_message_adapter
+from mcp_types import (
+    JSONRPCError,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    jsonrpc_message_adapter,
+)
 from pydantic import ValidationError
 
 from thinkgate.mcp.connection import ConnectionScope, connection_scope
@@ -230,6 +236,11 @@ async def serve_stdio(
                         if not pending:
                             idle = anyio.Event()
                         pending.add(message.id)
+                    elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
+                        # A cancelled request gets no response (MCP spec): stop waiting for it.
+                        pending.discard((message.params or {}).get("requestId"))
+                        if not pending:
+                            idle.set()
                     await to_server_send.send(SessionMessage(message))
 
         async def pump_out() -> None:
