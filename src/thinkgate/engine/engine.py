@@ -155,9 +155,7 @@ class Engine:
                 "delete old sessions (thinkgate sessions delete) or raise THINKGATE_MAX_SESSIONS"
             )
 
-    async def _append(
-        self, session_id: str, state: SessionState | None, events: tuple[Event, ...], now: str
-    ) -> None:
+    async def _append(self, session_id: str, state: SessionState | None, events: tuple[Event, ...], now: str) -> None:
         expected = state.version if state else 0
         stored = await self.store.append(session_id, expected, [NewEvent(e.TYPE, e.to_payload(), now) for e in events])
         new_state = state
