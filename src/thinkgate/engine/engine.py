@@ -130,7 +130,9 @@ class Engine:
         return {"sessionId": session_id, "cleared": event.cleared}
 
     async def _execute(self, session_id: str, command: RecordThought | ClearHistory) -> Event:
-        async with self._lock(session_id):
+        async with self._lock(session_id), self.store.exclusive(session_id):
+            # Inside the store's exclusive section no other process can write this session, so
+            # a conflict (our cached state was stale) is resolved by the first reload.
             for _ in range(CONFLICT_RETRIES):
                 state = await self.load(session_id)
                 if state is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -89,6 +90,13 @@ class EventStore(Protocol):
 
     async def close(self) -> None:
         """Release connections; further calls are errors."""
+        ...
+
+    def exclusive(self, session_id: str) -> AbstractAsyncContextManager[None]:
+        """Hold off other writers of ``session_id`` (in any process) for a read-decide-append.
+
+        Appends made inside by the same task commit together when the section ends.
+        """
         ...
 
     async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from thinkgate.domain.chain import GENESIS_HASH
 from thinkgate.errors import StoreError, VersionConflict
@@ -30,6 +31,12 @@ class MemoryEventStore:
     def _check_open(self) -> None:
         if self._closed:
             raise StoreError("the store is closed")
+
+    @asynccontextmanager
+    async def exclusive(self, session_id: str) -> AsyncIterator[None]:
+        # Every method completes without yielding to the event loop, so a single call is
+        # already atomic; the engine's per-session lock orders one process's writers.
+        yield
 
     async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
         self._check_open()

@@ -12,11 +12,16 @@ a committed transaction is in the WAL file before ``append`` returns; ``full``
 
 from __future__ import annotations
 
+import asyncio
+import random
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 from thinkgate.domain.chain import GENESIS_HASH
 from thinkgate.errors import SchemaMismatch, StoreError, VersionConflict
@@ -53,6 +58,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
+BUSY_TIMEOUT_MS = 5000  # how long a write waits for another process's transaction
+OPEN_RETRY_SECONDS = 15.0  # how long opening retries a database another process is setting up
+
 _EVENT_COLUMNS = "session_id, version, type, recorded_at, payload, prev_hash, hash"
 
 
@@ -66,18 +74,40 @@ class SqliteEventStore:
         self.durability = durability
         self.url = url or f"sqlite:///{self.path}"
         self._db: sqlite3.Connection | None = None
+        self._exclusive_owner: object | None = None
 
     async def open(self) -> None:
+        # Several processes may open a new file at once (two clients starting servers on the
+        # default store): switching to WAL and migrating take locks that the busy timeout
+        # does not always wait for, so a locked database is retried for a while.
+        deadline = time.monotonic() + OPEN_RETRY_SECONDS
+        delay = 0.01
+        while True:
+            try:
+                self._db = self._connect()
+                return
+            except sqlite3.OperationalError as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not locked or time.monotonic() >= deadline:
+                    raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+            await anyio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+
+    def _connect(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA busy_timeout = 5000")
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"could not put {self.path} in WAL mode (got {mode!r})")
             db.execute(f"PRAGMA synchronous = {'FULL' if self.durability == 'full' else 'NORMAL'}")
             self._migrate(db)
+        except sqlite3.OperationalError:
+            if db is not None:
+                db.close()
+            raise
         except (sqlite3.Error, OSError) as exc:
             if db is not None:
                 db.close()
@@ -86,7 +116,7 @@ class SqliteEventStore:
             if db is not None:
                 db.close()
             raise
-        self._db = db
+        return db
 
     def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
@@ -125,8 +155,14 @@ class SqliteEventStore:
 
     @contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
-        """A write transaction (taking the write lock up front); store failures become ``StoreError``."""
+        """A write transaction (taking the write lock up front); store failures become ``StoreError``.
+
+        Inside ``exclusive``, the same task joins the section's transaction instead.
+        """
         db = self.db
+        if self._exclusive_owner is not None and self._exclusive_owner is _current_task():
+            yield db
+            return
         try:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -138,6 +174,17 @@ class SqliteEventStore:
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"{what} failed: {exc}") from exc
+
+    @asynccontextmanager
+    async def exclusive(self, session_id: str) -> AsyncIterator[None]:
+        # SQLite has one writer at a time: holding the write lock across read-decide-append
+        # serialises writers of every process in the database, so none of them can conflict.
+        with self._transaction(f"writing session {session_id!r}"):
+            self._exclusive_owner = _current_task()
+            try:
+                yield
+            finally:
+                self._exclusive_owner = None
 
     async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
         with self._transaction(f"append to session {session_id!r}") as db:
@@ -224,3 +271,10 @@ class SqliteEventStore:
         except sqlite3.Error as exc:
             raise StoreError(f"store query failed: {exc}") from exc
         return row
+
+
+def _current_task() -> object | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return None
