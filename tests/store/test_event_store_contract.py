@@ -350,3 +350,30 @@ async def test_calls_after_close_raise_store_error(store: EventStore) -> None:
         await store.read("s1")
     with pytest.raises(StoreError):
         await store.session("s1")
+
+
+async def test_appends_inside_an_exclusive_section_are_kept_when_it_ends(store: EventStore) -> None:
+    async with store.exclusive("s1"):
+        await store.append("s1", 0, [ev(1), ev(2)])
+        await store.append("s1", 2, [ev(3)])
+    info = await store.session("s1")
+    assert info is not None and info.version == 3
+    assert [e.version for e in await store.read("s1")] == [1, 2, 3]
+
+
+async def test_a_failing_exclusive_section_leaves_the_session_as_it_was(store: EventStore) -> None:
+    await store.append("s1", 0, [ev(1)])
+    before = await store.session("s1")
+    with pytest.raises(RuntimeError, match="boom"):
+        async with store.exclusive("s1"):
+            await store.append("s1", 1, [ev(2), ev(3)])
+            raise RuntimeError("boom")
+    assert await store.session("s1") == before
+    assert [e.version for e in await store.read("s1")] == [1]
+    await store.append("s1", 1, [ev(2)])  # and the session is writable again
+    with pytest.raises(RuntimeError, match="boom"):
+        async with store.exclusive("new"):
+            await store.append("new", 0, [ev(1)])
+            raise RuntimeError("boom")
+    assert await store.session("new") is None
+    assert await store.read("new") == []

@@ -35,8 +35,26 @@ class MemoryEventStore:
     @asynccontextmanager
     async def exclusive(self, session_id: str) -> AsyncIterator[None]:
         # Every method completes without yielding to the event loop, so a single call is
-        # already atomic; the engine's per-session lock orders one process's writers.
-        yield
+        # already atomic and the engine's per-session lock orders this process's writers.
+        # Like a database transaction, a failing section leaves the session as it found it.
+        length = len(self._logs.get(session_id, ()))
+        head = self._heads.get(session_id)
+        snapshot = self._snapshots.get(session_id)
+        try:
+            yield
+        except BaseException:
+            if session_id in self._logs:
+                del self._logs[session_id][length:]
+            if head is None:
+                self._heads.pop(session_id, None)
+                self._logs.pop(session_id, None)
+            else:
+                self._heads[session_id] = head
+            if snapshot is None:
+                self._snapshots.pop(session_id, None)
+            else:
+                self._snapshots[session_id] = snapshot
+            raise
 
     async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
         self._check_open()
