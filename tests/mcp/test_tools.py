@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,9 +23,12 @@ OFFICIAL = ("thoughtNumber", "totalThoughts", "nextThoughtNeeded", "branches", "
 
 @pytest.fixture
 async def engine(tmp_path: Any) -> AsyncIterator[Engine]:
+    ticks = itertools.count()
     eng = Engine(
         SqliteEventStore(tmp_path / "tg.db"),
         EngineConfig(limits=Limits(max_thought_bytes=1000, max_thoughts_per_session=50)),
+        # A clock that always moves forward, so "most recent" is well defined in these tests.
+        clock=lambda: f"2026-01-01T00:00:00.{next(ticks):06d}Z",
     )
     await eng.start()
     yield eng
@@ -199,11 +203,14 @@ async def test_history_of_unknown_session_is_an_error(client: Client) -> None:
 async def test_list_sessions_pages(client: Client) -> None:
     for i in range(5):
         await call(client, "sequentialthinking", args(1, sessionId=f"s{i}"))
+    await call(client, "sequentialthinking", args(2, sessionId="s1"))  # s1 is now the most recent
     first = await call(client, "list_sessions", {"limit": 3})
-    assert [s["sessionId"] for s in first.structured_content["sessions"]] == ["s0", "s1", "s2"]
+    assert [s["sessionId"] for s in first.structured_content["sessions"]] == ["s1", "s4", "s3"]
     rest = await call(client, "list_sessions", {"limit": 3, "cursor": first.structured_content["nextCursor"]})
-    assert [s["sessionId"] for s in rest.structured_content["sessions"]] == ["s3", "s4"]
+    assert [s["sessionId"] for s in rest.structured_content["sessions"]] == ["s2", "s0"]
     assert rest.structured_content["nextCursor"] is None
+    bad = await call(client, "list_sessions", {"cursor": "not-a-cursor"})
+    assert error_code(bad) == "INVALID_INPUT"
 
 
 async def test_clear_starts_history_afresh(client: Client) -> None:

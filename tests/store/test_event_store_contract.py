@@ -377,3 +377,15 @@ async def test_a_failing_exclusive_section_leaves_the_session_as_it_was(store: E
             raise RuntimeError("boom")
     assert await store.session("new") is None
     assert await store.read("new") == []
+
+
+async def test_recent_sessions_are_newest_first_and_page_with_a_key(store: EventStore) -> None:
+    for i, sid in enumerate(["a", "b", "c", "d"]):
+        await store.append(sid, 0, [NewEvent("session_created", {"n": i}, f"2026-01-01T00:00:0{i}.000Z")])
+    await store.append("a", 1, [NewEvent("thought_recorded", {"n": 9}, "2026-01-01T00:00:09.000Z")])
+    assert [i.session_id for i in await store.recent_sessions()] == ["a", "d", "c", "b"]
+    first = await store.recent_sessions(limit=2)
+    last = first[-1]
+    rest = await store.recent_sessions(limit=2, before=(last.updated_at, last.session_id))
+    assert [i.session_id for i in first + rest] == ["a", "d", "c", "b"]
+    assert await store.recent_sessions(before=("2026-01-01T00:00:00.000Z", "a")) == []

@@ -13,7 +13,7 @@ from thinkgate.domain.chain import verify_chain
 from thinkgate.errors import ConfigError, SchemaMismatch, StoreError, VersionConflict
 from thinkgate.store.base import NewEvent
 from thinkgate.store.memory import MemoryEventStore
-from thinkgate.store.sqlite import SCHEMA_VERSION, SqliteEventStore
+from thinkgate.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteEventStore
 from thinkgate.store.url import open_store
 
 pytestmark = pytest.mark.anyio
@@ -249,3 +249,23 @@ def test_an_unknown_url_scheme_is_a_config_error(url: str) -> None:
 def test_a_sqlite_url_without_a_path_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match="path"):
         open_store(url)
+
+
+async def test_a_file_at_schema_version_1_is_migrated_in_place(tmp_path: Path, raw: list[sqlite3.Connection]) -> None:
+    # Build a version-1 file by hand, exactly as the first release wrote it, with data in it.
+    path = tmp_path / "v1.db"
+    conn = connect(path, raw)
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO schema_migrations VALUES (1, 'then')")
+    conn.commit()
+    conn.close()
+    async with opened(path) as store:
+        await store.append("s1", 0, [ev(1)])
+        assert [i.session_id for i in await store.recent_sessions()] == ["s1"]
+    check = connect(path, raw)
+    versions = [r[0] for r in check.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
+    indexes = {r[0] for r in check.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "sessions_recent" in indexes

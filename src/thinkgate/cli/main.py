@@ -134,11 +134,11 @@ def sessions_list(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most sessions to list.")] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List stored sessions."""
+    """List stored sessions, most recently updated first."""
     from thinkgate.engine.views import session_view
 
-    infos = _run(_settings(store), lambda e: e.sessions(limit=limit))
-    rows = [session_view(i) for i in infos]
+    page = _run(_settings(store), lambda e: e.recent(limit=limit))
+    rows = [session_view(i) for i in page.sessions]
     if as_json:
         typer.echo(json.dumps({"sessions": rows}, indent=2))
         return

@@ -36,7 +36,7 @@ from thinkgate.errors import (
 )
 from thinkgate.store.base import EventStore, NewEvent, SessionInfo, Snapshot, StoredEvent
 
-__all__ = ["Engine", "EngineConfig", "HistoryPage", "utc_now"]
+__all__ = ["Engine", "EngineConfig", "HistoryPage", "SessionPage", "utc_now"]
 
 log = logging.getLogger("thinkgate.engine")
 
@@ -65,6 +65,14 @@ class EngineConfig:
     cache_max_sessions: int = 2048
     cache_max_bytes: int = 16 * 1024 * 1024
     snapshot_every: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    """One page of sessions."""
+
+    sessions: list[SessionInfo]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,9 +316,26 @@ class Engine:
                 return thoughts
 
     async def sessions(self, *, limit: int = 100, after: str | None = None) -> list[SessionInfo]:
+        """Sessions in id order (stable paging for whole-store walks such as ``audit verify``)."""
         if not 1 <= limit <= 10_000:
             raise InvalidInput("limit must be between 1 and 10000")
         return await self.store.list_sessions(limit=limit, after=after)
+
+    async def recent(self, *, limit: int = 100, cursor: str | None = None) -> SessionPage:
+        """A page of sessions, most recently updated first."""
+        if not 1 <= limit <= 10_000:
+            raise InvalidInput("limit must be between 1 and 10000")
+        before: tuple[str, str] | None = None
+        if cursor is not None:
+            updated, sep, sid = cursor.partition("|")
+            if not sep or not updated or not sid:
+                raise InvalidInput(f"cursor {cursor!r} is not one this server returned")
+            before = (updated, sid)
+        infos = await self.store.recent_sessions(limit=limit + 1, before=before)
+        more = len(infos) > limit
+        infos = infos[:limit]
+        next_cursor = f"{infos[-1].updated_at}|{infos[-1].session_id}" if more else None
+        return SessionPage(infos, next_cursor)
 
     async def events(self, session_id: str) -> list[StoredEvent]:
         """Every stored event of a session, in order."""

@@ -244,19 +244,14 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
         annotations=_READ_ONLY,
     )
     async def list_sessions(
-        cursor: Annotated[str | None, Field(description="nextCursor of the previous page", max_length=128)] = None,
+        cursor: Annotated[str | None, Field(description="nextCursor of the previous page", max_length=300)] = None,
         limit: Annotated[int, Field(ge=1, le=1000, description="Sessions per page")] = 100,
     ) -> SessionsResult:
         try:
-            infos = await engine.sessions(limit=limit + 1, after=cursor)
+            page = await engine.recent(limit=limit, cursor=cursor)
         except ThinkGateError as exc:
             return tool_error(exc)  # type: ignore[return-value]
-        more = len(infos) > limit
-        infos = infos[:limit]
-        return {
-            "sessions": [session_view(i) for i in infos],
-            "nextCursor": infos[-1].session_id if more and infos else None,
-        }
+        return {"sessions": [session_view(i) for i in page.sessions], "nextCursor": page.next_cursor}
 
     @server.tool(
         name="clear_thinking_history",
@@ -281,12 +276,12 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
     @server.resource(
         "thinkgate://sessions",
         name="sessions",
-        description="Sessions in the store (first 1,000 by id), as JSON.",
+        description="The 1,000 most recently updated sessions, newest first, as JSON.",
         mime_type="application/json",
     )
     async def sessions_resource() -> str:
-        infos = await engine.sessions(limit=1000)
-        return orjson.dumps({"sessions": [session_view(i) for i in infos]}).decode()
+        page = await engine.recent(limit=1000)
+        return orjson.dumps({"sessions": [session_view(i) for i in page.sessions]}).decode()
 
     @server.resource(
         "thinkgate://session/{session_id}/timeline",

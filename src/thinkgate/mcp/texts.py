@@ -28,7 +28,10 @@ GET_HISTORY = (
     "oldest first, optionally only one branch. Paged: pass nextCursor to get the next page."
 )
 
-LIST_SESSIONS = "List stored sessions with their event counts and times, by id. Paged with nextCursor."
+LIST_SESSIONS = (
+    "List stored sessions, most recently updated first, with their event counts and times. "
+    "Paged: pass nextCursor to get the next page."
+)
 
 CLEAR_HISTORY = (
     "Start a session's thought history afresh (this connection's session when sessionId is omitted). "

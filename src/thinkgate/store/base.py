@@ -120,6 +120,10 @@ class EventStore(Protocol):
         """Sessions ordered by id, starting after ``after``."""
         ...
 
+    async def recent_sessions(self, limit: int = 100, before: tuple[str, str] | None = None) -> list[SessionInfo]:
+        """Sessions, most recently updated first, starting after the ``(updated_at, id)`` key ``before``."""
+        ...
+
     async def count_sessions(self) -> int:
         """How many sessions exist."""
         ...

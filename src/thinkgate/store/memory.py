@@ -87,6 +87,13 @@ class MemoryEventStore:
         ids = sorted(i for i in self._heads if after is None or i > after)
         return [self._heads[i] for i in ids[:limit]]
 
+    async def recent_sessions(self, limit: int = 100, before: tuple[str, str] | None = None) -> list[SessionInfo]:
+        self._check_open()
+        heads = sorted(self._heads.values(), key=lambda h: (h.updated_at, h.session_id), reverse=True)
+        if before is not None:
+            heads = [h for h in heads if (h.updated_at, h.session_id) < before]
+        return heads[:limit]
+
     async def count_sessions(self) -> int:
         self._check_open()
         return len(self._heads)

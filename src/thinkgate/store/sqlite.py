@@ -55,6 +55,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             state BLOB NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # 2: most recently updated sessions first (`sessions list`, the list_sessions tool).
+    ("CREATE INDEX sessions_recent ON sessions (updated_at DESC, id DESC)",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -233,6 +235,18 @@ class SqliteEventStore:
             rows = self.db.execute(
                 "SELECT id, version, head_hash, created_at, updated_at FROM sessions WHERE id > ? ORDER BY id LIMIT ?",
                 (after or "", limit),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"listing sessions failed: {exc}") from exc
+        return [SessionInfo(*r) for r in rows]
+
+    async def recent_sessions(self, limit: int = 100, before: tuple[str, str] | None = None) -> list[SessionInfo]:
+        updated, sid = before if before is not None else ("\uffff", "")
+        try:
+            rows = self.db.execute(
+                "SELECT id, version, head_hash, created_at, updated_at FROM sessions "
+                "WHERE (updated_at, id) < (?, ?) ORDER BY updated_at DESC, id DESC LIMIT ?",
+                (updated, sid, limit),
             ).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"listing sessions failed: {exc}") from exc
