@@ -24,9 +24,9 @@ def configure_logging(settings: Settings) -> None:
     thoughts.setLevel(logging.INFO if settings.log_thoughts else logging.CRITICAL + 1)
 
 
-def build_engine(settings: Settings) -> Engine:
-    """An engine on the store the settings name (not yet started)."""
-    store = open_store(settings.resolved_store_url(), durability=settings.durability)
+def build_engine(settings: Settings, *, create: bool = True) -> Engine:
+    """An engine on the store the settings name (not yet started; ``create=False``: must exist)."""
+    store = open_store(settings.resolved_store_url(), durability=settings.durability, create=create)
     return Engine(store, settings.engine)
 
 

@@ -16,6 +16,7 @@ these at the adapter boundary (``raise ... from exc``).
     ├── VersionConflict                 VERSION_CONFLICT   optimistic concurrency lost; retriable
     ├── StoreError                      STORE_ERROR        the event store failed
     │   ├── StoreUnavailable            STORE_UNAVAILABLE  the store cannot be reached; retriable
+    │   ├── StoreNotFound               STORE_NOT_FOUND    a read-only command named a store that does not exist
     │   └── SchemaMismatch              SCHEMA_MISMATCH    store schema unknown or newer than this code
     ├── IntegrityError                  INTEGRITY_ERROR    the hash chain does not verify
     ├── ConfigError                     CONFIG_ERROR       bad configuration (flags, env, store URL)
@@ -37,6 +38,7 @@ __all__ = [
     "SchemaMismatch",
     "SessionNotFound",
     "StoreError",
+    "StoreNotFound",
     "StoreUnavailable",
     "ThinkGateError",
     "ThoughtTooLong",
@@ -126,6 +128,12 @@ class StoreUnavailable(StoreError):
 
     code = "STORE_UNAVAILABLE"
     retriable = True
+
+
+class StoreNotFound(StoreError):
+    """A command that only reads named a store that does not exist (it is not created)."""
+
+    code = "STORE_NOT_FOUND"
 
 
 class SchemaMismatch(StoreError):

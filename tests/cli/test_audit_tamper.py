@@ -191,3 +191,24 @@ def test_one_tampered_session_fails_the_store_and_the_other_still_verifies(store
     assert INTACT not in every.stderr, "only the tampered session is reported"
     assert_intact(store.verify(INTACT))
     assert_tampered(store.verify(TAMPERED), TAMPERED, 4)
+
+
+def test_events_left_behind_by_a_deleted_session_head_are_detected(store: Store) -> None:
+    assert store.execute("DELETE FROM sessions WHERE id = ?", (TAMPERED,)) == 1
+
+    every = store.verify()
+    assert every.returncode == 1, every.stderr
+    assert f"TAMPERED session {TAMPERED}: first bad event is version 1: events exist but the session head" in (
+        every.stderr
+    )
+    assert_tampered(store.verify(TAMPERED), TAMPERED, 1)
+
+
+def test_auditing_a_store_that_does_not_exist_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "store.db"
+    proc = run_cli("audit", "verify", "--store", f"sqlite:///{missing}")
+    assert proc.returncode == 2
+    assert "STORE_NOT_FOUND" in proc.stderr
+    assert not missing.exists() and not missing.parent.exists()
+    listing = run_cli("sessions", "list", "--store", f"sqlite:///{missing}")
+    assert listing.returncode == 2 and "STORE_NOT_FOUND" in listing.stderr

@@ -118,16 +118,27 @@ def test_numbers_below_one_are_invalid(field: str) -> None:
 
 
 def test_retried_request_replays_instead_of_recording_again() -> None:
-    state = step(None, thought(1, request_id="r1"))
-    decision = decide(state, thought(1, request_id="r1"), session_id="s", now="n", limits=LIMITS)
+    first = thought(1, request_id="r1")
+    state = step(None, first)
+    seen = (2, first.digest())  # what the log holds for r1: the event at version 2
+    decision = decide(state, thought(1, request_id="r1"), session_id="s", now="n", limits=LIMITS, seen=seen)
     assert decision.events == ()
     assert decision.replay_of == 2
 
 
 def test_reused_request_id_with_other_arguments_conflicts() -> None:
-    state = step(None, thought(1, request_id="r1"))
+    first = thought(1, request_id="r1")
+    state = step(None, first)
     with pytest.raises(IdempotencyConflict):
-        decide(state, thought(2, request_id="r1"), session_id="s", now="n", limits=LIMITS)
+        decide(state, thought(2, request_id="r1"), session_id="s", now="n", limits=LIMITS, seen=(2, first.digest()))
+
+
+def test_a_clear_retried_with_its_request_id_replays() -> None:
+    state = step(None, thought(1))
+    decision = decide(state, ClearHistory(request_id="c1"), session_id="s", now="n", limits=LIMITS, seen=(3, "clear"))
+    assert decision.replay_of == 3
+    with pytest.raises(IdempotencyConflict):
+        decide(state, thought(2, request_id="c1"), session_id="s", now="n", limits=LIMITS, seen=(3, "clear"))
 
 
 def test_secrets_are_redacted_before_they_reach_the_event() -> None:

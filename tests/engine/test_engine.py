@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,16 @@ from tests.strategies import commands
 from thinkgate.domain.events import event_from_payload
 from thinkgate.domain.state import SessionState, replay
 from thinkgate.domain.thinking import ClearHistory, Limits, RecordThought
-from thinkgate.engine.engine import Engine, EngineConfig
+from thinkgate.engine.engine import SNAPSHOT_FORMAT, Engine, EngineConfig
 from thinkgate.errors import (
     IdempotencyConflict,
     InvalidSessionId,
     LimitExceeded,
     SessionNotFound,
+    StoreError,
     ThinkGateError,
 )
-from thinkgate.store.base import EventStore
+from thinkgate.store.base import EventStore, NewEvent
 from thinkgate.store.memory import MemoryEventStore
 from thinkgate.store.sqlite import SqliteEventStore
 
@@ -315,9 +317,8 @@ async def test_a_corrupted_snapshot_is_ignored_and_the_state_loads_from_events(s
     assert result["thoughtId"] == "t26"
 
 
-def _truncate_a_request(state: dict[str, Any]) -> None:
-    key = next(iter(state["requests"]))
-    state["requests"][key] = state["requests"][key][:1]
+def _truncate_the_branches(state: dict[str, Any]) -> None:
+    state["branches"] = "not a list"
 
 
 def _claim_a_later_version(state: dict[str, Any]) -> None:
@@ -333,7 +334,7 @@ def _number_is_not_a_number(state: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "corrupt", [_truncate_a_request, _claim_a_later_version, _claim_another_session, _number_is_not_a_number]
+    "corrupt", [_truncate_the_branches, _claim_a_later_version, _claim_another_session, _number_is_not_a_number]
 )
 async def test_a_well_formed_but_inconsistent_snapshot_is_ignored(sqlite_rig: Rig, corrupt: Any) -> None:
     config = EngineConfig(snapshot_every=10)
@@ -363,7 +364,7 @@ async def test_snapshot_blobs_are_versioned_json(sqlite_rig: Rig) -> None:
     snap = await writer.store.load_snapshot("s1")
     assert snap is not None
     data = orjson.loads(snap.state)
-    assert data["format"] == 1
+    assert data["format"] == SNAPSHOT_FORMAT
     assert data["state"]["version"] == snap.version
     assert data["state"]["session_id"] == "s1"
 
@@ -696,3 +697,71 @@ def test_a_failing_command_appends_nothing_and_leaves_the_state_as_it_was(cmds: 
         await engine.stop()
 
     anyio.run(scenario)
+
+
+async def test_an_edited_snapshot_fails_verification(sqlite_rig: Rig) -> None:
+    engine = await sqlite_rig.engine(EngineConfig(snapshot_every=10))
+    await write_varied_thoughts(engine, "s1", 25)
+    assert await engine.verify("s1") is None
+    snap = await engine.store.load_snapshot("s1")
+    assert snap is not None
+    blob = orjson.loads(snap.state)
+    blob["state"]["history_length"] = 3
+    blob["state"]["numbers"] = blob["state"]["numbers"][:2]
+    with sql(engine.store) as db:
+        db.execute("UPDATE snapshots SET state = ? WHERE session_id = 's1'", (orjson.dumps(blob),))
+    brk = await engine.verify("s1")
+    assert brk is not None
+    assert brk.version == snap.version
+    assert "snapshot" in brk.reason
+
+
+async def test_verify_ignores_events_appended_after_it_read_the_head(sqlite_rig: Rig) -> None:
+    engine = await sqlite_rig.engine()
+    for n in range(1, 4):
+        await engine.record_thought("live", step(n))
+    real_session = engine.store.session
+
+    async def session_then_a_concurrent_write(session_id: str) -> Any:
+        head = await real_session(session_id)
+        # Another writer commits right after the audit read the head.
+        await engine.store.append(
+            session_id, head.version, [NewEvent("history_cleared", {"cleared": 0, "request_id": None}, "later")]
+        )
+        return head
+
+    engine.store.session = session_then_a_concurrent_write  # type: ignore[method-assign]
+    assert await engine.verify("live") is None
+
+
+class _CommitFails(SqliteEventStore):
+    """A real SQLite store whose next exclusive section fails at commit time (like SQLITE_FULL)."""
+
+    fail_next = False
+
+    @asynccontextmanager
+    async def exclusive(self, session_id: str) -> AsyncIterator[None]:
+        async with super().exclusive(session_id):
+            yield
+            if self.fail_next:
+                self.fail_next = False
+                raise StoreError("disk full (simulated at commit)")
+
+
+async def test_a_failed_commit_leaves_nothing_cached_and_the_retry_succeeds(tmp_path: Path) -> None:
+    store = _CommitFails(tmp_path / "full.db")
+    engine = Engine(store)
+    await engine.start()
+    try:
+        await engine.record_thought("s", step(1))
+        store.fail_next = True
+        with pytest.raises(StoreError):
+            await engine.record_thought("s", step(2, request_id="r2"))
+        info = await store.session("s")
+        assert info is not None and info.version == 2  # the failed section was rolled back
+        retried = await engine.record_thought("s", step(2, request_id="r2"))
+        assert retried["thoughtHistoryLength"] == 2
+        again = await engine.record_thought("s", step(2, request_id="r2"))
+        assert again == retried
+    finally:
+        await engine.stop()

@@ -79,12 +79,16 @@ def _settings(store: str | None, durability: str | None = None) -> Any:
     return settings
 
 
-def _run(settings: Any, fn: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``fn(engine)`` with a started engine on the configured store."""
+def _run(settings: Any, fn: Callable[[Any], Awaitable[T]], *, create: bool = False) -> T:
+    """Run ``fn(engine)`` with a started engine on the configured store.
+
+    These commands inspect or delete: a store that does not exist is an error, never
+    silently created (a mistyped path must not look like an empty, intact store).
+    """
     from thinkgate.app import build_engine
 
     async def go() -> T:
-        engine = build_engine(settings)
+        engine = build_engine(settings, create=create)
         await engine.start()
         try:
             return await fn(engine)
@@ -274,8 +278,12 @@ def audit_verify(
             for info in infos:
                 out.append((info.session_id, await engine.verify(info.session_id)))
             if len(infos) < 1000:
-                return out
+                break
             after = infos[-1].session_id
+        # Events whose session head is gone would otherwise be invisible to the walk above.
+        for orphan in await engine.orphans():
+            out.append((orphan, await engine.verify(orphan)))
+        return out
 
     results = _run(_settings(store), verify)
     bad = [(sid, brk) for sid, brk in results if brk is not None]

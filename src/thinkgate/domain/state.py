@@ -32,7 +32,6 @@ class SessionState:
     numbers: Any = pmap()  # PMap[int, str]: thoughtNumber -> latest thought id, since the last clear
     branches: Any = pvector()  # PVector[str]: branch ids in order of first appearance, since the last clear
     branch_set: Any = pset()  # PSet[str]
-    requests: Any = pmap()  # PMap[str, tuple[int, str]]: request id -> (event version, args digest)
     last_thought_id: str | None = None
     linear_run: int = 0
     last_next_needed: bool = True
@@ -40,7 +39,7 @@ class SessionState:
 
     def approx_size(self) -> int:
         """A rough byte count of this state in memory, for the hot-session cache."""
-        return 700 + 160 * len(self.numbers) + 140 * len(self.branches) + 200 * len(self.requests)
+        return 700 + 160 * len(self.numbers) + 140 * len(self.branches)
 
     def to_snapshot(self) -> dict[str, Any]:
         """A JSON-safe form of the state (for snapshots)."""
@@ -53,7 +52,6 @@ class SessionState:
             "history_length": self.history_length,
             "numbers": [[k, v] for k, v in sorted(self.numbers.items())],
             "branches": list(self.branches),
-            "requests": {k: list(v) for k, v in self.requests.items()},
             "last_thought_id": self.last_thought_id,
             "linear_run": self.linear_run,
             "last_next_needed": self.last_next_needed,
@@ -62,23 +60,40 @@ class SessionState:
 
     @classmethod
     def from_snapshot(cls, data: dict[str, Any]) -> SessionState:
-        """Rebuild a state from ``to_snapshot`` output."""
-        branches = pvector(data["branches"])
+        """Rebuild a state from ``to_snapshot`` output.
+
+        Raises:
+            ValueError: ``data`` is not a well-formed snapshot.
+        """
+
+        def field(name: str, kind: type | tuple[type, ...]) -> Any:
+            value = data[name]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ValueError(f"snapshot field {name!r} has the wrong type")
+            return value
+
+        numbers = field("numbers", list)
+        branches = field("branches", list)
+        if not all(
+            isinstance(p, list) and len(p) == 2 and type(p[0]) is int and isinstance(p[1], str) for p in numbers
+        ):
+            raise ValueError("snapshot field 'numbers' is malformed")
+        if not all(isinstance(b, str) for b in branches):
+            raise ValueError("snapshot field 'branches' is malformed")
         return cls(
-            session_id=data["session_id"],
-            created_at=data["created_at"],
-            mode=data["mode"],
-            version=data["version"],
-            seq=data["seq"],
-            history_length=data["history_length"],
-            numbers=pmap({int(k): v for k, v in data["numbers"]}),
-            branches=branches,
+            session_id=field("session_id", str),
+            created_at=field("created_at", str),
+            mode=field("mode", str),
+            version=field("version", int),
+            seq=field("seq", int),
+            history_length=field("history_length", int),
+            numbers=pmap({k: v for k, v in numbers}),
+            branches=pvector(branches),
             branch_set=pset(branches),
-            requests=pmap({k: (int(v[0]), str(v[1])) for k, v in data["requests"].items()}),
-            last_thought_id=data["last_thought_id"],
-            linear_run=data["linear_run"],
-            last_next_needed=data["last_next_needed"],
-            history_start=data["history_start"],
+            last_thought_id=field("last_thought_id", (str, type(None))),
+            linear_run=field("linear_run", int),
+            last_next_needed=field("last_next_needed", bool),
+            history_start=field("history_start", int),
         )
 
 
@@ -96,9 +111,6 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
         raise ValueError(f"{event.TYPE} applied before session_created")
     version = state.version + 1
     if isinstance(event, ThoughtRecorded):
-        requests = state.requests
-        if event.request_id is not None:
-            requests = requests.set(event.request_id, (version, event.args_digest or ""))
         branches, branch_set = state.branches, state.branch_set
         if event.branch_from_thought is not None and event.branch_id is not None and event.branch_id not in branch_set:
             branches = branches.append(event.branch_id)
@@ -112,15 +124,11 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
             numbers=state.numbers.set(event.thought_number, event.thought_id),
             branches=branches,
             branch_set=branch_set,
-            requests=requests,
             last_thought_id=event.thought_id,
             linear_run=0 if forks else state.linear_run + 1,
             last_next_needed=event.next_thought_needed,
         )
     if isinstance(event, HistoryCleared):
-        requests = state.requests
-        if event.request_id is not None:
-            requests = requests.set(event.request_id, (version, "clear"))
         return replace(
             state,
             version=version,
@@ -128,7 +136,6 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
             numbers=pmap(),
             branches=pvector(),
             branch_set=pset(),
-            requests=requests,
             last_thought_id=None,
             linear_run=0,
             last_next_needed=True,

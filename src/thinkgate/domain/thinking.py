@@ -23,12 +23,13 @@ from thinkgate.errors import (
     UnknownReference,
 )
 
-__all__ = ["ClearHistory", "Decision", "Limits", "RecordThought", "decide"]
+__all__ = ["CLEAR_DIGEST", "ClearHistory", "Decision", "Limits", "RecordThought", "decide"]
 
 # After this many thoughts in a row without a branch or revision, nudge towards an alternative.
 LINEAR_RUN_NUDGE = 6
 MAX_REQUEST_ID_LENGTH = 200
 MAX_BRANCH_ID_LENGTH = 200
+CLEAR_DIGEST = "clear"  # the argument digest of every history clear (it has no arguments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +80,20 @@ class Decision:
     replay_of: int | None = None
 
 
-def decide(state: SessionState | None, command: Command, *, session_id: str, now: str, limits: Limits) -> Decision:
+def decide(
+    state: SessionState | None,
+    command: Command,
+    *,
+    session_id: str,
+    now: str,
+    limits: Limits,
+    seen: tuple[int, str] | None = None,
+) -> Decision:
     """Decide ``command`` against ``state`` (None when the session does not exist yet).
+
+    ``seen`` is what the event log holds for the command's request id, if it was used
+    before in this session: the version of the event it produced and that call's
+    argument digest (``CLEAR_DIGEST`` for a history clear). The caller looks it up.
 
     Raises:
         InvalidInput: arguments out of range.
@@ -90,16 +103,14 @@ def decide(state: SessionState | None, command: Command, *, session_id: str, now
         IdempotencyConflict: the request id was used before with other arguments.
     """
     _check_request_id(command.request_id)
-    if state is not None and command.request_id is not None:
-        seen = state.requests.get(command.request_id)
-        if seen is not None:
-            digest = command.digest() if isinstance(command, RecordThought) else "clear"
-            if seen[1] != digest:
-                raise IdempotencyConflict(
-                    f"requestId {command.request_id!r} was already used for a different call; "
-                    "use a new requestId for a new call"
-                )
-            return Decision(replay_of=seen[0])
+    if command.request_id is not None and seen is not None:
+        digest = command.digest() if isinstance(command, RecordThought) else CLEAR_DIGEST
+        if seen[1] != digest:
+            raise IdempotencyConflict(
+                f"requestId {command.request_id!r} was already used for a different call; "
+                "use a new requestId for a new call"
+            )
+        return Decision(replay_of=seen[0])
     prefix: tuple[Event, ...] = ()
     if state is None:
         created = SessionCreated(session_id=session_id, created_at=now)

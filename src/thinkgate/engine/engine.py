@@ -24,14 +24,16 @@ from thinkgate.domain.chain import ChainBreak, verify_chain
 from thinkgate.domain.events import Event, HistoryCleared, ThoughtRecorded, event_from_payload
 from thinkgate.domain.ids import check_session_id
 from thinkgate.domain.state import SessionState, apply
-from thinkgate.domain.thinking import ClearHistory, Decision, Limits, RecordThought, decide
+from thinkgate.domain.thinking import CLEAR_DIGEST, ClearHistory, Decision, Limits, RecordThought, decide
 from thinkgate.engine.cache import StateCache
 from thinkgate.errors import (
+    IdempotencyConflict,
     IntegrityError,
     InvalidInput,
     LimitExceeded,
     SessionNotFound,
     StoreError,
+    UnknownReference,
     VersionConflict,
 )
 from thinkgate.store.base import EventStore, NewEvent, SessionInfo, Snapshot, StoredEvent
@@ -40,7 +42,7 @@ __all__ = ["Engine", "EngineConfig", "HistoryPage", "SessionPage", "utc_now"]
 
 log = logging.getLogger("thinkgate.engine")
 
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: request ids moved out of the state into the store's index
 CONFLICT_RETRIES = 8
 MAX_PAGE = 500
 _LOAD_BATCH = 2000
@@ -138,25 +140,57 @@ class Engine:
         return {"sessionId": session_id, "cleared": event.cleared}
 
     async def _execute(self, session_id: str, command: RecordThought | ClearHistory) -> Event:
-        async with self._lock(session_id), self.store.exclusive(session_id):
-            # Inside the store's exclusive section no other process can write this session, so
-            # a conflict (our cached state was stale) is resolved by the first reload.
-            for _ in range(CONFLICT_RETRIES):
-                state = await self.load(session_id)
-                if state is None:
-                    await self._check_session_cap()
-                now = self.clock()
-                decision: Decision = decide(state, command, session_id=session_id, now=now, limits=self.config.limits)
-                if decision.replay_of is not None:
-                    return await self._event_at(session_id, decision.replay_of)
-                try:
-                    await self._append(session_id, state, decision.events, now)
-                except VersionConflict:
-                    # Another process wrote this session: forget what we knew and decide again.
-                    self.cache.drop(session_id)
-                    continue
-                return decision.events[-1]
+        try:
+            async with self._lock(session_id):
+                async with self.store.exclusive(session_id):
+                    event, new_state = await self._decide_and_append(session_id, command)
+                # Only now is the write committed: the cache must never run ahead of the store.
+                if new_state is not None:
+                    self.cache.put(new_state)
+                return event
+        except (InvalidInput, UnknownReference, LimitExceeded, IdempotencyConflict):
+            raise  # rejected before anything was written: what the cache holds is still true
+        except BaseException:
+            # The store may or may not have committed (a failed COMMIT, a cancellation):
+            # forget the session so the next command reloads it from the store.
+            self.cache.drop(session_id)
+            raise
+
+    async def _decide_and_append(
+        self, session_id: str, command: RecordThought | ClearHistory
+    ) -> tuple[Event, SessionState | None]:
+        # Inside the store's exclusive section no other process can write this session, so
+        # a conflict (our cached state was stale) is resolved by the first reload.
+        for _ in range(CONFLICT_RETRIES):
+            state = await self.load(session_id)
+            if state is None:
+                await self._check_session_cap()
+            seen = await self._seen(session_id, command.request_id) if state is not None else None
+            now = self.clock()
+            decision: Decision = decide(
+                state, command, session_id=session_id, now=now, limits=self.config.limits, seen=seen
+            )
+            if decision.replay_of is not None:
+                return await self._event_at(session_id, decision.replay_of), None
+            try:
+                new_state = await self._append(session_id, state, decision.events, now)
+            except VersionConflict:
+                # Another process wrote this session: forget what we knew and decide again.
+                self.cache.drop(session_id)
+                continue
+            return decision.events[-1], new_state
         raise VersionConflict(f"session {session_id!r} is being written by other processes too fast; retry the call")
+
+    async def _seen(self, session_id: str, request_id: str | None) -> tuple[int, str] | None:
+        """The version and argument digest of the call that used ``request_id`` before, if any."""
+        if request_id is None:
+            return None
+        row = await self.store.find_request(session_id, request_id)
+        if row is None:
+            return None
+        if row.type == HistoryCleared.TYPE:
+            return row.version, CLEAR_DIGEST
+        return row.version, str(row.data().get("args_digest") or "")
 
     async def _check_session_cap(self) -> None:
         if await self.store.count_sessions() >= self.config.max_sessions:
@@ -165,17 +199,23 @@ class Engine:
                 "delete old sessions (thinkgate sessions delete) or raise THINKGATE_MAX_SESSIONS"
             )
 
-    async def _append(self, session_id: str, state: SessionState | None, events: tuple[Event, ...], now: str) -> None:
+    async def _append(
+        self, session_id: str, state: SessionState | None, events: tuple[Event, ...], now: str
+    ) -> SessionState:
         expected = state.version if state else 0
-        stored = await self.store.append(session_id, expected, [NewEvent(e.TYPE, e.to_payload(), now) for e in events])
+        stored = await self.store.append(
+            session_id,
+            expected,
+            [NewEvent(e.TYPE, e.to_payload(), now, getattr(e, "request_id", None)) for e in events],
+        )
         new_state = state
         for event in events:
             new_state = apply(new_state, event)
         assert new_state is not None  # events are never empty here
-        self.cache.put(new_state)
         step = self._snapshot_step(new_state.version)
         if new_state.version // step > expected // step:
             await self._snapshot(new_state, stored[-1].hash)
+        return new_state
 
     def _snapshot_step(self, version: int) -> int:
         # Snapshots every `snapshot_every` events, then every 1/16-1/8 of the session's length:
@@ -337,29 +377,61 @@ class Engine:
         next_cursor = f"{infos[-1].updated_at}|{infos[-1].session_id}" if more else None
         return SessionPage(infos, next_cursor)
 
-    async def events(self, session_id: str) -> list[StoredEvent]:
-        """Every stored event of a session, in order."""
+    async def events(self, session_id: str, *, upto: int | None = None) -> list[StoredEvent]:
+        """The stored events of a session in order (up to version ``upto`` when given)."""
         check_session_id(session_id)
         out: list[StoredEvent] = []
         start = 1
-        while True:
-            rows = await self.store.read(session_id, start, limit=5000)
+        while upto is None or start <= upto:
+            batch = 5000 if upto is None else min(5000, upto - start + 1)
+            rows = await self.store.read(session_id, start, limit=batch)
             out.extend(rows)
-            if len(rows) < 5000:
-                return out
+            if len(rows) < batch:
+                break
             start = rows[-1].version + 1
+        return out
 
     async def verify(self, session_id: str) -> ChainBreak | None:
-        """Recompute a session's hash chain; None when it is intact.
+        """Recompute a session's hash chain and check its snapshot; None when both are intact.
+
+        Events appended while it runs are outside the head it read first, so a live store
+        verifies as intact.
 
         Raises:
-            SessionNotFound: no such session.
+            SessionNotFound: no such session (and no events under that id).
         """
         check_session_id(session_id)
         info = await self.store.session(session_id)
         if info is None:
+            if await self.store.read(session_id, 1, limit=1):
+                return ChainBreak(session_id, 1, "events exist but the session head is missing (deleted?)")
             raise SessionNotFound(f"no session {session_id!r}")
-        return verify_chain(session_id, await self.events(session_id), info.version, info.head_hash)
+        rows = await self.events(session_id, upto=info.version)
+        brk = verify_chain(session_id, rows, info.version, info.head_hash)
+        return brk or await self._verify_snapshot(session_id, rows)
+
+    async def _verify_snapshot(self, session_id: str, rows: list[StoredEvent]) -> ChainBreak | None:
+        """A snapshot must equal the state the verified events give at its version."""
+        snap = await self.store.load_snapshot(session_id)
+        if snap is None or snap.version > len(rows):
+            return None  # none yet, or taken after the head this audit read
+        state, anchor = await self._from_snapshot(session_id)
+        bad = ChainBreak(session_id, snap.version, f"the snapshot at version {snap.version} does not match the events")
+        if state is None:
+            # Unreadable snapshots are ignored when loading; only a current-format one is evidence.
+            try:
+                fmt = orjson.loads(snap.state).get("format")
+            except (ValueError, AttributeError):
+                fmt = None
+            return bad if fmt == SNAPSHOT_FORMAT else None
+        rebuilt = self._fold(None, rows[: snap.version])
+        if anchor != rows[snap.version - 1].hash or rebuilt is None or rebuilt.to_snapshot() != state.to_snapshot():
+            return bad
+        return None
+
+    async def orphans(self) -> list[str]:
+        """Ids with events but no session head: evidence of a deleted head."""
+        return await self.store.orphan_sessions()
 
     async def delete(self, session_id: str) -> bool:
         check_session_id(session_id)

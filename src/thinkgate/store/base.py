@@ -21,6 +21,7 @@ class NewEvent:
     type: str
     payload: dict[str, Any]
     recorded_at: str
+    request_id: str | None = None  # the caller's idempotency key, indexed for ``find_request``
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,10 @@ class EventStore(Protocol):
         """Events of ``session_id`` from ``from_version`` on, in order (at most ``limit``)."""
         ...
 
+    async def find_request(self, session_id: str, request_id: str) -> StoredEvent | None:
+        """The event appended for ``request_id`` in this session, if any."""
+        ...
+
     async def session(self, session_id: str) -> SessionInfo | None:
         """The session's head, or None when it does not exist."""
         ...
@@ -122,6 +127,10 @@ class EventStore(Protocol):
 
     async def recent_sessions(self, limit: int = 100, before: tuple[str, str] | None = None) -> list[SessionInfo]:
         """Sessions, most recently updated first, starting after the ``(updated_at, id)`` key ``before``."""
+        ...
+
+    async def orphan_sessions(self) -> list[str]:
+        """Ids that have events but no session head (only tampering or a bug can cause that)."""
         ...
 
     async def count_sessions(self) -> int:

@@ -20,6 +20,7 @@ class MemoryEventStore:
         self._logs: dict[str, list[StoredEvent]] = {}
         self._heads: dict[str, SessionInfo] = {}
         self._snapshots: dict[str, Snapshot] = {}
+        self._requests: dict[tuple[str, str], int] = {}  # (session, request id) -> version
         self._closed = False
 
     async def open(self) -> None:
@@ -43,6 +44,7 @@ class MemoryEventStore:
         try:
             yield
         except BaseException:
+            self._forget_requests(session_id, after_version=length)
             if session_id in self._logs:
                 del self._logs[session_id][length:]
             if head is None:
@@ -65,6 +67,12 @@ class MemoryEventStore:
         if not events:
             return []
         stored = chain_events(session_id, head.head_hash if head else GENESIS_HASH, current + 1, events)
+        for new in events:
+            if new.request_id is not None and (session_id, new.request_id) in self._requests:
+                raise StoreError(f"request id {new.request_id!r} is already used in session {session_id!r}")
+        for new, event in zip(events, stored, strict=True):
+            if new.request_id is not None:
+                self._requests[(session_id, new.request_id)] = event.version
         self._logs.setdefault(session_id, []).extend(stored)
         last = stored[-1]
         created = head.created_at if head else stored[0].recorded_at
@@ -77,6 +85,11 @@ class MemoryEventStore:
         start = max(from_version, 1) - 1
         end = None if limit is None else start + limit
         return log[start:end]
+
+    async def find_request(self, session_id: str, request_id: str) -> StoredEvent | None:
+        self._check_open()
+        version = self._requests.get((session_id, request_id))
+        return None if version is None else self._logs[session_id][version - 1]
 
     async def session(self, session_id: str) -> SessionInfo | None:
         self._check_open()
@@ -94,6 +107,10 @@ class MemoryEventStore:
             heads = [h for h in heads if (h.updated_at, h.session_id) < before]
         return heads[:limit]
 
+    async def orphan_sessions(self) -> list[str]:
+        self._check_open()
+        return sorted(sid for sid, log in self._logs.items() if log and sid not in self._heads)
+
     async def count_sessions(self) -> int:
         self._check_open()
         return len(self._heads)
@@ -102,7 +119,12 @@ class MemoryEventStore:
         self._check_open()
         self._logs.pop(session_id, None)
         self._snapshots.pop(session_id, None)
+        self._forget_requests(session_id, after_version=0)
         return self._heads.pop(session_id, None) is not None
+
+    def _forget_requests(self, session_id: str, after_version: int) -> None:
+        for key in [k for k, v in self._requests.items() if k[0] == session_id and v > after_version]:
+            del self._requests[key]
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         self._check_open()

@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 
 from thinkgate.domain.chain import GENESIS_HASH
-from thinkgate.errors import SchemaMismatch, StoreError, VersionConflict
+from thinkgate.errors import SchemaMismatch, StoreError, StoreNotFound, VersionConflict
 from thinkgate.store.base import NewEvent, SessionInfo, Snapshot, StoredEvent, chain_events
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteEventStore"]
@@ -55,8 +55,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             state BLOB NOT NULL
         ) WITHOUT ROWID""",
     ),
-    # 2: most recently updated sessions first (`sessions list`, the list_sessions tool).
-    ("CREATE INDEX sessions_recent ON sessions (updated_at DESC, id DESC)",),
+    (
+        # Most recently updated sessions first (`sessions list`, the list_sessions tool).
+        "CREATE INDEX sessions_recent ON sessions (updated_at DESC, id DESC)",
+        # Idempotency keys are looked up in the log, so memory does not grow with them.
+        "ALTER TABLE events ADD COLUMN request_id TEXT",
+        "CREATE UNIQUE INDEX events_request ON events (session_id, request_id) WHERE request_id IS NOT NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -69,16 +74,21 @@ _EVENT_COLUMNS = "session_id, version, type, recorded_at, payload, prev_hash, ha
 class SqliteEventStore:
     """Event logs in one SQLite file."""
 
-    def __init__(self, path: str | Path, *, durability: str = "normal", url: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, durability: str = "normal", url: str | None = None, create: bool = True
+    ) -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
         self.path = Path(path)
         self.durability = durability
         self.url = url or f"sqlite:///{self.path}"
+        self.create = create
         self._db: sqlite3.Connection | None = None
         self._exclusive_owner: object | None = None
 
     async def open(self) -> None:
+        if not self.create and not self.path.is_file():
+            raise StoreNotFound(f"no SQLite store at {self.path}; check --store / THINKGATE_STORE")
         # Several processes may open a new file at once (two clients starting servers on the
         # default store): switching to WAL and migrating take locks that the busy timeout
         # does not always wait for, so a locked database is retried for a while.
@@ -198,8 +208,11 @@ class SqliteEventStore:
                 return []
             stored = chain_events(session_id, row[1] if row else GENESIS_HASH, current + 1, events)
             db.executemany(
-                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash) for e in stored],
+                f"INSERT INTO events ({_EVENT_COLUMNS}, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash, n.request_id)
+                    for e, n in zip(stored, events, strict=True)
+                ],
             )
             last = stored[-1]
             if row:
@@ -223,6 +236,12 @@ class SqliteEventStore:
         except sqlite3.Error as exc:
             raise StoreError(f"reading session {session_id!r} failed: {exc}") from exc
         return [StoredEvent(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6]) for r in rows]
+
+    async def find_request(self, session_id: str, request_id: str) -> StoredEvent | None:
+        row = self._one(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE session_id = ? AND request_id = ?", (session_id, request_id)
+        )
+        return StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], row[6]) if row else None
 
     async def session(self, session_id: str) -> SessionInfo | None:
         row = self._one(
@@ -251,6 +270,16 @@ class SqliteEventStore:
         except sqlite3.Error as exc:
             raise StoreError(f"listing sessions failed: {exc}") from exc
         return [SessionInfo(*r) for r in rows]
+
+    async def orphan_sessions(self) -> list[str]:
+        try:
+            rows = self.db.execute(
+                "SELECT DISTINCT session_id FROM events WHERE session_id NOT IN (SELECT id FROM sessions) "
+                "ORDER BY session_id"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"checking for orphaned events failed: {exc}") from exc
+        return [r[0] for r in rows]
 
     async def count_sessions(self) -> int:
         row = self._one("SELECT COUNT(*) FROM sessions", ())

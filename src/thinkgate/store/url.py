@@ -18,8 +18,11 @@ def default_store_url() -> str:
     return f"sqlite:///{user_data_path('thinkgate', appauthor=False) / 'thinkgate.db'}"
 
 
-def open_store(url: str, *, durability: str = "normal") -> EventStore:
+def open_store(url: str, *, durability: str = "normal", create: bool = True) -> EventStore:
     """Build (but do not open) the event store a URL names.
+
+    With ``create=False`` opening fails with ``StoreNotFound`` instead of creating a new
+    store (for commands that only read, so a mistyped path is not reported as empty).
 
     Raises:
         ConfigError: the URL's scheme is unknown or its path is empty.
@@ -35,5 +38,5 @@ def open_store(url: str, *, durability: str = "normal") -> EventStore:
         path = Path(os.path.expanduser(rest[1:])) if rest[1:2] == "~" else Path(rest[1:])
         from thinkgate.store.sqlite import SqliteEventStore
 
-        return SqliteEventStore(path, durability=durability, url=url)
+        return SqliteEventStore(path, durability=durability, url=url, create=create)
     raise ConfigError(f"unknown store URL {url!r}: use sqlite:///path/to/file.db or memory://")
