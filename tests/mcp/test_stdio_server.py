@@ -545,3 +545,17 @@ def test_thought_content_reaches_the_log_only_when_opted_in_and_never_with_secre
     stderr = client.stderr_tail(limit=1 << 20)
     assert key not in stderr
     assert (marker in stderr) is opt_in
+
+
+@pytest.mark.parametrize("bad_id", [None, True, 1.5, {"a": 1}, [1]])
+def test_a_request_with_an_invalid_id_gets_an_invalid_request_error(tmp_path: Path, bad_id: Any) -> None:
+    client = raw_client(tmp_path / "ids.db")
+    try:
+        client.initialize()
+        client.send_raw(json.dumps({"jsonrpc": "2.0", "id": bad_id, "method": "ping"}).encode() + b"\n")
+        reply = client.read_response()
+        assert reply["id"] is None
+        assert reply["error"]["code"] == -32600
+        assert ok(client.call_tool("sequentialthinking", thought(1)))["thoughtHistoryLength"] == 1
+    finally:
+        assert client.close() == 0

@@ -256,3 +256,32 @@ async def test_two_connections_without_session_id_never_share_a_history(engine: 
         assert a2.structured_content["sessionId"] == a1.structured_content["sessionId"]
         assert a2.structured_content["thoughtHistoryLength"] == 2
         assert b1.structured_content["thoughtHistoryLength"] == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "code"),
+    [
+        (args(2**53), "INVALID_INPUT"),
+        ({**args(1), "totalThoughts": "18446744073709551616"}, "INVALID_INPUT"),
+        (args(1, sessionId="ghp_" + "A1b2C3d4E5" * 4), "INVALID_SESSION_ID"),
+    ],
+)
+async def test_out_of_range_numbers_and_secret_looking_session_ids_are_refused(
+    client: Client, engine: Engine, arguments: dict[str, Any], code: str
+) -> None:
+    assert error_code(await call(client, "sequentialthinking", arguments)) == code
+    assert await engine.store.count_sessions() == 0
+
+
+async def test_a_history_cursor_out_of_range_is_invalid_input(client: Client) -> None:
+    await call(client, "sequentialthinking", args(1, sessionId="cur"))
+    bad = await call(client, "get_thinking_history", {"sessionId": "cur", "cursor": "99999999999999999999999"})
+    assert error_code(bad) == "INVALID_INPUT"
+
+
+async def test_an_empty_branch_id_means_no_branch(client: Client) -> None:
+    first = await call(client, "sequentialthinking", args(1, branchId=""))
+    sid = first.structured_content["sessionId"]
+    second = await call(client, "sequentialthinking", args(2, sessionId=sid, branchFromThought=1, branchId=""))
+    assert first.structured_content["branches"] == []
+    assert second.structured_content["branches"] == [second.structured_content["branchId"]]  # one was assigned

@@ -164,7 +164,7 @@ def _record(state: SessionState, cmd: RecordThought, limits: Limits) -> ThoughtR
     warnings: list[str] = []
     scan = scan_text(cmd.thought)
     warnings.extend(_scan_warnings("thought", scan.injections, scan.secrets))
-    branch_id = cmd.branch_id
+    branch_id = cmd.branch_id or None  # "" means no branch id, as in the official server
     assigned_branch = False
     if branch_id is not None:
         if not (0 < len(branch_id) <= MAX_BRANCH_ID_LENGTH):

@@ -323,10 +323,9 @@ class Engine:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
         start = state.history_start + 1
         if cursor is not None:
-            try:
-                start = max(start, int(cursor))
-            except ValueError:
-                raise InvalidInput(f"cursor {cursor!r} is not one this server returned") from None
+            if not (cursor.isascii() and cursor.isdigit() and 0 < len(cursor) <= 15):
+                raise InvalidInput(f"cursor {cursor!r} is not one this server returned")
+            start = max(start, int(cursor))
         out: list[dict[str, Any]] = []
         next_cursor: str | None = None
         while len(out) < limit:

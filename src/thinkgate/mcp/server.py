@@ -18,7 +18,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnno
 from pydantic import Field, ValidationError, WithJsonSchema
 
 from thinkgate import __version__
-from thinkgate.domain.ids import SESSION_ID_PATTERN, check_session_id
+from thinkgate.domain.ids import SESSION_ID_PATTERN, check_new_session_id
 from thinkgate.domain.safety import scan_text
 from thinkgate.domain.thinking import RecordThought
 from thinkgate.engine.engine import Engine
@@ -35,9 +35,11 @@ thought_log = logging.getLogger("thinkgate.thoughts")
 
 # The official server advertises string-or-native types for coerced fields; so do we.
 _BOOL = WithJsonSchema({"type": ["boolean", "string"]})
-_INT = WithJsonSchema({"type": ["integer", "string"], "minimum": 1})
-_OPT_INT = WithJsonSchema({"type": ["integer", "string"], "minimum": 1})
-_OPT_BOOL = WithJsonSchema({"type": ["boolean", "string"]})
+# Thought numbers are at most 2**53 - 1, the largest integer every JSON peer reads exactly.
+MAX_NUMBER = 2**53 - 1
+_INT = WithJsonSchema({"type": ["integer", "string"], "minimum": 1, "maximum": MAX_NUMBER})
+_OPT_INT = WithJsonSchema({"type": ["integer", "string", "null"], "minimum": 1, "maximum": MAX_NUMBER})
+_OPT_BOOL = WithJsonSchema({"type": ["boolean", "string", "null"]})
 _READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 _SESSION = Field(
     default=None,
@@ -147,7 +149,7 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
 
     def resolve(ctx: Context, session_id: str | None, *, create: bool) -> str:
         if session_id is not None:
-            return check_session_id(session_id)
+            return check_new_session_id(session_id)
         key = defaults.connection_key(ctx.request_context.session)
         existing = defaults.get(key)
         if existing is not None:
@@ -174,16 +176,18 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
         ctx: Context,
         thought: Annotated[str, Field(description="Your current thinking step")],
         nextThoughtNeeded: Annotated[bool, _BOOL, Field(description="Whether another thought step is needed")],
-        thoughtNumber: Annotated[int, _INT, Field(ge=1, description="Current thought number (e.g. 1, 2, 3)")],
-        totalThoughts: Annotated[int, _INT, Field(ge=1, description="Estimated total thoughts needed")],
+        thoughtNumber: Annotated[
+            int, _INT, Field(ge=1, le=MAX_NUMBER, description="Current thought number (e.g. 1, 2, 3)")
+        ],
+        totalThoughts: Annotated[int, _INT, Field(ge=1, le=MAX_NUMBER, description="Estimated total thoughts needed")],
         isRevision: Annotated[
             bool | None, _OPT_BOOL, Field(description="Whether this revises previous thinking")
         ] = None,
         revisesThought: Annotated[
-            int | None, _OPT_INT, Field(ge=1, description="Which thought is being reconsidered")
+            int | None, _OPT_INT, Field(ge=1, le=MAX_NUMBER, description="Which thought is being reconsidered")
         ] = None,
         branchFromThought: Annotated[
-            int | None, _OPT_INT, Field(ge=1, description="Branching point thought number")
+            int | None, _OPT_INT, Field(ge=1, le=MAX_NUMBER, description="Branching point thought number")
         ] = None,
         branchId: Annotated[str | None, Field(description="Branch identifier", max_length=200)] = None,
         needsMoreThoughts: Annotated[bool | None, _OPT_BOOL, Field(description="If more thoughts are needed")] = None,

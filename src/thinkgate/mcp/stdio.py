@@ -221,6 +221,13 @@ async def serve_stdio(
                     except orjson.JSONDecodeError:
                         await writer.write(_error_line(PARSE_ERROR, "Parse error: the line is not valid JSON"))
                         continue
+                    if isinstance(obj, dict) and "id" in obj and _request_id(obj) is None and "method" in obj:
+                        # MCP requires a string or integer id; the SDK would take this for a
+                        # notification and never answer, leaving the client waiting.
+                        await writer.write(
+                            _error_line(INVALID_REQUEST, "Invalid Request: id must be a string or an integer")
+                        )
+                        continue
                     try:
                         message = jsonrpc_message_adapter.validate_python(obj, by_name=False)
                     except ValidationError:
