@@ -6,18 +6,22 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test check pytest node-deps clean
 
+# `make run` serves JSON-RPC on stdout: make itself must print nothing there.
+MAKEFLAGS += --no-print-directory
+
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	@echo "setting up $(VENV) ..." >&2
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
+	@$(BIN)/python -m pip install --quiet -e ".[dev]" >&2
+	@touch $(STAMP)
 
 ## run: start ThinkGate on stdio with the embedded SQLite store (prints how to connect a client on stderr)
 run: $(STAMP)
 	@echo "ThinkGate speaks MCP on stdio: an MCP client launches it. To add it to a client, run one of:" >&2
 	@echo "  $(BIN)/thinkgate config claude-code|cursor|vscode|gemini|codex" >&2
 	@echo "Serving on this terminal now (Ctrl-D to stop):" >&2
-	$(BIN)/thinkgate serve
+	@exec $(BIN)/thinkgate serve
 
 ## check: lint, format check and strict typing
 check: $(STAMP)

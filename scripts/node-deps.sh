@@ -60,7 +60,14 @@ if is_current; then
   exit 0
 fi
 
-command -v "$npm_bin" >/dev/null 2>&1 || die "npm not found (set \$NPM or install Node.js + npm)"
+if ! command -v "$npm_bin" >/dev/null 2>&1; then
+  case "${CI:-}" in
+    true|1|yes) die "npm not found (set \$NPM or install Node.js + npm)" ;;
+  esac
+  # Locally the Node-based tests then skip with a message saying how to enable them.
+  log "WARNING: npm not found; skipping the Node test tooling (the differential and TypeScript-client tests will skip)"
+  exit 0
+fi
 
 mkdir -p -- "$cache_dir"
 
