@@ -287,8 +287,24 @@ CASES: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
         (T(1, 3, "maybe"), ERR),
         ({"thought": "x", "thoughtNumber": 1, "totalThoughts": 3}, ERR),  # no nextThoughtNeeded
         (T(1, 3, revisesThought=0), ERR),
+        # booleans are true/false or "true"/"false" in any case, nothing else
+        (T(1, 3, "0"), ERR),
+        (T(1, 3, "yes"), ERR),
+        (T(1, 3, 1), ERR),
+        (T(1, 3, " true"), ERR),
+        (T("1_0", 3), ERR),
+        (T(1, 3, isRevision="no"), ERR),
         # nothing above was recorded
         (T(1, 3), ok(1, 3, True, [], 1)),
+    ],
+    "number_forms": [
+        # integers as JavaScript's Number() reads them
+        (T(" 1", 9), ok(1, 9, True, [], 1)),
+        (T("2.0", "9"), ok(2, 9, True, [], 2)),
+        (T("0x3", 9), ok(3, 9, True, [], 3)),
+        (T("4e0", "9.0"), ok(4, 9, True, [], 4)),
+        (T(5.0, 9, "False"), ok(5, 9, False, [], 5)),
+        (T(6, 9, branchId=""), ok(6, 9, True, [], 6)),
     ],
 }
 

@@ -15,7 +15,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
-from pydantic import Field, ValidationError, WithJsonSchema
+from pydantic import BeforeValidator, Field, ValidationError, WithJsonSchema
 
 from thinkgate import __version__
 from thinkgate.domain.ids import SESSION_ID_PATTERN, check_new_session_id
@@ -25,6 +25,7 @@ from thinkgate.engine.engine import Engine
 from thinkgate.engine.views import session_view
 from thinkgate.errors import InternalError, InvalidInput, SessionNotFound, ThinkGateError, UnknownTool
 from thinkgate.mcp import texts
+from thinkgate.mcp.coerce import js_bool, js_int, optional
 from thinkgate.mcp.connection import DefaultSessions
 
 __all__ = ["ThoughtResult", "build_server"]
@@ -40,6 +41,11 @@ MAX_NUMBER = 2**53 - 1
 _INT = WithJsonSchema({"type": ["integer", "string"], "minimum": 1, "maximum": MAX_NUMBER})
 _OPT_INT = WithJsonSchema({"type": ["integer", "string", "null"], "minimum": 1, "maximum": MAX_NUMBER})
 _OPT_BOOL = WithJsonSchema({"type": ["boolean", "string", "null"]})
+# The official server's coercion rules (mcp/coerce.py), applied before pydantic's checks.
+_TO_INT = BeforeValidator(js_int)
+_TO_BOOL = BeforeValidator(js_bool)
+_TO_OPT_INT = BeforeValidator(optional(js_int))
+_TO_OPT_BOOL = BeforeValidator(optional(js_bool))
 _READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 _SESSION = Field(
     default=None,
@@ -175,22 +181,31 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
     async def sequentialthinking(
         ctx: Context,
         thought: Annotated[str, Field(description="Your current thinking step")],
-        nextThoughtNeeded: Annotated[bool, _BOOL, Field(description="Whether another thought step is needed")],
-        thoughtNumber: Annotated[
-            int, _INT, Field(ge=1, le=MAX_NUMBER, description="Current thought number (e.g. 1, 2, 3)")
+        nextThoughtNeeded: Annotated[
+            bool, _BOOL, _TO_BOOL, Field(description="Whether another thought step is needed")
         ],
-        totalThoughts: Annotated[int, _INT, Field(ge=1, le=MAX_NUMBER, description="Estimated total thoughts needed")],
+        thoughtNumber: Annotated[
+            int, _INT, _TO_INT, Field(ge=1, le=MAX_NUMBER, description="Current thought number (e.g. 1, 2, 3)")
+        ],
+        totalThoughts: Annotated[
+            int, _INT, _TO_INT, Field(ge=1, le=MAX_NUMBER, description="Estimated total thoughts needed")
+        ],
         isRevision: Annotated[
-            bool | None, _OPT_BOOL, Field(description="Whether this revises previous thinking")
+            bool | None, _OPT_BOOL, _TO_OPT_BOOL, Field(description="Whether this revises previous thinking")
         ] = None,
         revisesThought: Annotated[
-            int | None, _OPT_INT, Field(ge=1, le=MAX_NUMBER, description="Which thought is being reconsidered")
+            int | None,
+            _OPT_INT,
+            _TO_OPT_INT,
+            Field(ge=1, le=MAX_NUMBER, description="Which thought is being reconsidered"),
         ] = None,
         branchFromThought: Annotated[
-            int | None, _OPT_INT, Field(ge=1, le=MAX_NUMBER, description="Branching point thought number")
+            int | None, _OPT_INT, _TO_OPT_INT, Field(ge=1, le=MAX_NUMBER, description="Branching point thought number")
         ] = None,
         branchId: Annotated[str | None, Field(description="Branch identifier", max_length=200)] = None,
-        needsMoreThoughts: Annotated[bool | None, _OPT_BOOL, Field(description="If more thoughts are needed")] = None,
+        needsMoreThoughts: Annotated[
+            bool | None, _OPT_BOOL, _TO_OPT_BOOL, Field(description="If more thoughts are needed")
+        ] = None,
         sessionId: Annotated[str | None, _SESSION] = None,
         requestId: Annotated[
             str | None,
