@@ -201,3 +201,23 @@ def test_a_request_id_that_looks_like_a_secret_is_refused() -> None:
     key = "ghp_" + "A1b2C3d4E5" * 4
     with pytest.raises(InvalidInput, match="looks like a secret"):
         decide(None, thought(1, request_id=key), session_id="s", now="n", limits=LIMITS)
+
+
+def test_feedback_flags_a_revision_that_changes_nothing() -> None:
+    state = step(step(None, thought(1, text="The cache is  the bottleneck")), thought(2))
+    cmd = thought(3, text="the cache is the bottleneck", is_revision=True, revises_thought=1)
+    decision = decide(state, cmd, session_id="s", now="n", limits=LIMITS, revised_text="The cache is  the bottleneck")
+    recorded = decision.events[-1]
+    assert isinstance(recorded, ThoughtRecorded)
+    assert any("repeats thought 1" in f for f in recorded.result["feedback"])
+    changed = thought(3, text="The database is the bottleneck", is_revision=True, revises_thought=1)
+    other = decide(state, changed, session_id="s", now="n", limits=LIMITS, revised_text="The cache is the bottleneck")
+    assert isinstance(other.events[-1], ThoughtRecorded)
+    assert not any("repeats" in f for f in other.events[-1].result["feedback"])
+
+
+def test_feedback_says_a_concluding_thought_could_end_the_chain() -> None:
+    result = last_result(None, thought(1, text="So the final answer is 42."))
+    assert any("reads like a conclusion" in f for f in result["feedback"])  # type: ignore[attr-defined]
+    plain = last_result(None, thought(1, text="Next, check the cache hit rate."))
+    assert not any("conclusion" in f for f in plain["feedback"])  # type: ignore[attr-defined]

@@ -765,3 +765,13 @@ async def test_a_failed_commit_leaves_nothing_cached_and_the_retry_succeeds(tmp_
         assert again == retried
     finally:
         await engine.stop()
+
+
+async def test_a_revision_is_compared_with_the_stored_text_it_revises(rig: Rig) -> None:
+    engine = await rig.engine()
+    await engine.record_thought("rev", step(1, text="The cache is the bottleneck"))
+    await engine.record_thought("rev", step(2))
+    same = await engine.record_thought(
+        "rev", step(3, text="the cache is the bottleneck", is_revision=True, revises_thought=1)
+    )
+    assert any("repeats thought 1" in f for f in same["feedback"])

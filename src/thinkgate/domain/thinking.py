@@ -8,6 +8,7 @@ the time come in with the call, thought ids are derived from the session's seque
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,6 +26,13 @@ from thinkgate.errors import (
 
 __all__ = ["CLEAR_DIGEST", "ClearHistory", "Decision", "Limits", "RecordThought", "decide"]
 
+# Wording that marks a concluding thought (searched in the last 400 characters).
+_CONCLUSION = re.compile(
+    r"\b(?:final answer|in conclusion|to conclude|to summari[sz]e,? the answer|the answer is|"
+    r"therefore,? the (?:answer|result|solution) is|"
+    r"(?:this|that) (?:solves|answers) (?:it|the (?:problem|question)))\b",
+    re.IGNORECASE,
+)
 # After this many thoughts in a row without a branch or revision, nudge towards an alternative.
 LINEAR_RUN_NUDGE = 6
 MAX_REQUEST_ID_LENGTH = 200
@@ -88,12 +96,14 @@ def decide(
     now: str,
     limits: Limits,
     seen: tuple[int, str] | None = None,
+    revised_text: str | None = None,
 ) -> Decision:
     """Decide ``command`` against ``state`` (None when the session does not exist yet).
 
     ``seen`` is what the event log holds for the command's request id, if it was used
     before in this session: the version of the event it produced and that call's
-    argument digest (``CLEAR_DIGEST`` for a history clear). The caller looks it up.
+    argument digest (``CLEAR_DIGEST`` for a history clear). The caller looks it up, as it
+    does ``revised_text``: the stored text of the thought a revision names (for feedback).
 
     Raises:
         InvalidInput: arguments out of range.
@@ -118,7 +128,7 @@ def decide(
         state = SessionState(session_id=session_id, created_at=now, version=1)
     if isinstance(command, ClearHistory):
         return Decision((*prefix, HistoryCleared(cleared=state.history_length, request_id=command.request_id)))
-    return Decision((*prefix, _record(state, command, limits)))
+    return Decision((*prefix, _record(state, command, limits, revised_text)))
 
 
 def _check_request_id(request_id: str | None) -> None:
@@ -136,7 +146,7 @@ def _utf8_len(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
-def _record(state: SessionState, cmd: RecordThought, limits: Limits) -> ThoughtRecorded:
+def _record(state: SessionState, cmd: RecordThought, limits: Limits, revised_text: str | None) -> ThoughtRecorded:
     for name, value in (
         ("thoughtNumber", cmd.thought_number),
         ("totalThoughts", cmd.total_thoughts),
@@ -200,7 +210,7 @@ def _record(state: SessionState, cmd: RecordThought, limits: Limits) -> ThoughtR
     if assigned_branch:
         warnings.append(f"branchFromThought given without branchId: assigned branchId {branch_id!r}")
     result["warnings"] = warnings
-    result["feedback"] = _feedback(state, cmd, is_revision)
+    result["feedback"] = _feedback(state, cmd, is_revision, scan.text, revised_text)
     return ThoughtRecorded(
         thought_id=thought_id,
         seq=seq,
@@ -248,10 +258,26 @@ def _scan_warnings(field: str, injections: tuple[str, ...], secrets: tuple[str, 
     return out
 
 
-def _feedback(state: SessionState, cmd: RecordThought, is_revision: bool) -> list[str]:
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def _feedback(
+    state: SessionState, cmd: RecordThought, is_revision: bool, text: str, revised_text: str | None
+) -> list[str]:
     out: list[str] = []
     if cmd.is_revision and cmd.revises_thought is None:
         out.append("isRevision is set but revisesThought is not: name the thought this revises.")
+    if revised_text is not None and _same_text(text, revised_text):
+        out.append(
+            f"This revision repeats thought {cmd.revises_thought} without changing it: "
+            "say what was wrong and what replaces it."
+        )
+    if cmd.next_thought_needed and _CONCLUSION.search(text[-400:]):
+        out.append(
+            "This thought reads like a conclusion: if the chain is done, send nextThoughtNeeded=false "
+            "and give your answer."
+        )
     if cmd.thought_number in state.numbers and not is_revision and cmd.branch_from_thought is None:
         out.append(
             f"thoughtNumber {cmd.thought_number} was already used in this session; "

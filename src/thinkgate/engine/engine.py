@@ -166,9 +166,16 @@ class Engine:
             if state is None:
                 await self._check_session_cap()
             seen = await self._seen(session_id, command.request_id) if state is not None else None
+            revised = await self._revised_text(session_id, state, command)
             now = self.clock()
             decision: Decision = decide(
-                state, command, session_id=session_id, now=now, limits=self.config.limits, seen=seen
+                state,
+                command,
+                session_id=session_id,
+                now=now,
+                limits=self.config.limits,
+                seen=seen,
+                revised_text=revised,
             )
             if decision.replay_of is not None:
                 return await self._event_at(session_id, decision.replay_of), None
@@ -180,6 +187,16 @@ class Engine:
                 continue
             return decision.events[-1], new_state
         raise VersionConflict(f"session {session_id!r} is being written by other processes too fast; retry the call")
+
+    async def _revised_text(
+        self, session_id: str, state: SessionState | None, command: RecordThought | ClearHistory
+    ) -> str | None:
+        """The text of the thought a revision revises (for feedback), looked up by its id."""
+        if state is None or not isinstance(command, RecordThought) or command.revises_thought is None:
+            return None
+        thought_id = state.numbers.get(command.revises_thought)
+        row = await self.store.find_thought(session_id, thought_id) if thought_id else None
+        return str(row.data().get("content", "")) if row is not None else None
 
     async def _seen(self, session_id: str, request_id: str | None) -> tuple[int, str] | None:
         """The version and argument digest of the call that used ``request_id`` before, if any."""
@@ -206,7 +223,10 @@ class Engine:
         stored = await self.store.append(
             session_id,
             expected,
-            [NewEvent(e.TYPE, e.to_payload(), now, getattr(e, "request_id", None)) for e in events],
+            [
+                NewEvent(e.TYPE, e.to_payload(), now, getattr(e, "request_id", None), getattr(e, "thought_id", None))
+                for e in events
+            ],
         )
         new_state = state
         for event in events:

@@ -22,6 +22,7 @@ class NewEvent:
     payload: dict[str, Any]
     recorded_at: str
     request_id: str | None = None  # the caller's idempotency key, indexed for ``find_request``
+    thought_id: str | None = None  # the thought the event records, indexed for ``find_thought``
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,10 @@ class EventStore(Protocol):
 
     async def find_request(self, session_id: str, request_id: str) -> StoredEvent | None:
         """The event appended for ``request_id`` in this session, if any."""
+        ...
+
+    async def find_thought(self, session_id: str, thought_id: str) -> StoredEvent | None:
+        """The event that recorded ``thought_id`` in this session, if any."""
         ...
 
     async def session(self, session_id: str) -> SessionInfo | None:

@@ -21,6 +21,7 @@ class MemoryEventStore:
         self._heads: dict[str, SessionInfo] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._requests: dict[tuple[str, str], int] = {}  # (session, request id) -> version
+        self._thoughts: dict[tuple[str, str], int] = {}  # (session, thought id) -> version
         self._closed = False
 
     async def open(self) -> None:
@@ -73,6 +74,8 @@ class MemoryEventStore:
         for new, event in zip(events, stored, strict=True):
             if new.request_id is not None:
                 self._requests[(session_id, new.request_id)] = event.version
+            if new.thought_id is not None:
+                self._thoughts[(session_id, new.thought_id)] = event.version
         self._logs.setdefault(session_id, []).extend(stored)
         last = stored[-1]
         created = head.created_at if head else stored[0].recorded_at
@@ -89,6 +92,11 @@ class MemoryEventStore:
     async def find_request(self, session_id: str, request_id: str) -> StoredEvent | None:
         self._check_open()
         version = self._requests.get((session_id, request_id))
+        return None if version is None else self._logs[session_id][version - 1]
+
+    async def find_thought(self, session_id: str, thought_id: str) -> StoredEvent | None:
+        self._check_open()
+        version = self._thoughts.get((session_id, thought_id))
         return None if version is None else self._logs[session_id][version - 1]
 
     async def session(self, session_id: str) -> SessionInfo | None:
@@ -123,8 +131,9 @@ class MemoryEventStore:
         return self._heads.pop(session_id, None) is not None
 
     def _forget_requests(self, session_id: str, after_version: int) -> None:
-        for key in [k for k, v in self._requests.items() if k[0] == session_id and v > after_version]:
-            del self._requests[key]
+        for index in (self._requests, self._thoughts):
+            for key in [k for k, v in index.items() if k[0] == session_id and v > after_version]:
+                del index[key]
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         self._check_open()

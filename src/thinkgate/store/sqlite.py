@@ -61,6 +61,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # Idempotency keys are looked up in the log, so memory does not grow with them.
         "ALTER TABLE events ADD COLUMN request_id TEXT",
         "CREATE UNIQUE INDEX events_request ON events (session_id, request_id) WHERE request_id IS NOT NULL",
+        # Thoughts are found by id without scanning the log (revisions, graph reads).
+        "ALTER TABLE events ADD COLUMN thought_id TEXT",
+        "CREATE UNIQUE INDEX events_thought ON events (session_id, thought_id) WHERE thought_id IS NOT NULL",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -208,11 +211,8 @@ class SqliteEventStore:
                 return []
             stored = chain_events(session_id, row[1] if row else GENESIS_HASH, current + 1, events)
             db.executemany(
-                f"INSERT INTO events ({_EVENT_COLUMNS}, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash, n.request_id)
-                    for e, n in zip(stored, events, strict=True)
-                ],
+                f"INSERT INTO events ({_EVENT_COLUMNS}, request_id, thought_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*_row(e), n.request_id, n.thought_id) for e, n in zip(stored, events, strict=True)],
             )
             last = stored[-1]
             if row:
@@ -235,13 +235,19 @@ class SqliteEventStore:
             ).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"reading session {session_id!r} failed: {exc}") from exc
-        return [StoredEvent(r[0], r[1], r[2], r[3], bytes(r[4]), r[5], r[6]) for r in rows]
+        return [_event(r) for r in rows]
 
     async def find_request(self, session_id: str, request_id: str) -> StoredEvent | None:
         row = self._one(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE session_id = ? AND request_id = ?", (session_id, request_id)
         )
-        return StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], row[6]) if row else None
+        return _event(row) if row else None
+
+    async def find_thought(self, session_id: str, thought_id: str) -> StoredEvent | None:
+        row = self._one(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE session_id = ? AND thought_id = ?", (session_id, thought_id)
+        )
+        return _event(row) if row else None
 
     async def session(self, session_id: str) -> SessionInfo | None:
         row = self._one(
@@ -321,3 +327,11 @@ def _current_task() -> object | None:
         return asyncio.current_task()
     except RuntimeError:  # no running loop
         return None
+
+
+def _event(row: Any) -> StoredEvent:
+    return StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], row[6])
+
+
+def _row(e: StoredEvent) -> tuple[object, ...]:
+    return (e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash)
