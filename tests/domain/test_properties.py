@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 
 import pytest
@@ -63,17 +62,6 @@ def test_a_snapshot_restores_the_state_exactly(cmds: list) -> None:  # type: ign
     state, _, _ = run(cmds)
     if state is not None:
         assert SessionState.from_snapshot(state.to_snapshot()) == state
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(commands, min_size=1, max_size=30), st.data())
-def test_a_failing_command_after_any_history_leaves_the_state_untouched(cmds: list, data: st.DataObject) -> None:  # type: ignore[type-arg]
-    state, _, _ = run(cmds)
-    cmd = data.draw(commands)
-    before = state.to_snapshot() if state else None
-    with contextlib.suppress(ThinkGateError):
-        decide(state, cmd, session_id="s1", now="later", limits=LIMITS)
-    assert (state.to_snapshot() if state else None) == before
 
 
 def _chain(n: int) -> list[StoredEvent]:

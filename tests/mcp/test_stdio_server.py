@@ -559,3 +559,20 @@ def test_a_request_with_an_invalid_id_gets_an_invalid_request_error(tmp_path: Pa
         assert ok(client.call_tool("sequentialthinking", thought(1)))["thoughtHistoryLength"] == 1
     finally:
         assert client.close() == 0
+
+
+def test_clear_and_error_codes_over_stdio(tmp_path: Path) -> None:
+    client = raw_client(tmp_path / "clear.db")
+    try:
+        client.initialize()
+        sid = ok(client.call_tool("sequentialthinking", thought(1)))["sessionId"]
+        ok(client.call_tool("sequentialthinking", thought(2)))
+        cleared = ok(client.call_tool("clear_thinking_history", {}))
+        assert cleared == {"sessionId": sid, "cleared": 2}
+        assert ok(client.call_tool("sequentialthinking", thought(1)))["thoughtHistoryLength"] == 1
+        assert error_code(client.call_tool("no_such_tool", {})["result"]) == "UNKNOWN_TOOL"
+        bad = client.call_tool("sequentialthinking", thought("abc"))["result"]  # type: ignore[arg-type]
+        assert error_code(bad) == "INVALID_INPUT"
+        assert bad["_meta"]["thinkgate/error"] == {"code": "INVALID_INPUT", "retriable": False}
+    finally:
+        assert client.close() == 0

@@ -285,3 +285,10 @@ async def test_an_empty_branch_id_means_no_branch(client: Client) -> None:
     second = await call(client, "sequentialthinking", args(2, sessionId=sid, branchFromThought=1, branchId=""))
     assert first.structured_content["branches"] == []
     assert second.structured_content["branches"] == [second.structured_content["branchId"]]  # one was assigned
+
+
+async def test_an_unknown_prompt_is_an_invalid_params_error(client: Client) -> None:
+    with pytest.raises(MCPError) as info:
+        await client.get_prompt("no-such-prompt", {})
+    assert info.value.error.code == -32602
+    assert "prompts/list" in info.value.error.message

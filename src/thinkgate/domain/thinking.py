@@ -162,8 +162,8 @@ def _record(state: SessionState, cmd: RecordThought, limits: Limits, revised_tex
         )
     if state.seq >= limits.max_thoughts_per_session:
         raise LimitExceeded(
-            f"session {state.session_id!r} already holds {state.seq} thoughts, the limit per session; "
-            "continue in a new session (pass a new sessionId)"
+            f"session {state.session_id!r} has recorded {state.seq} thoughts (cleared ones included), "
+            "the limit per session; continue in a new session (pass a new sessionId)"
         )
     for name, ref in (
         ("revisesThought", cmd.revises_thought),

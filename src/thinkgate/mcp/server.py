@@ -14,7 +14,8 @@ import orjson
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError, UnexpectedToolError
-from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, GetPromptResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BeforeValidator, Field, ValidationError, WithJsonSchema
 
 from thinkgate import __version__
@@ -140,6 +141,14 @@ class ThinkGateMCP(MCPServer):
             if self._tool_manager.get_tool(name) is None:
                 return tool_error(UnknownTool(f"no tool named {name!r}; call tools/list for the tools"))
             raise
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        # The SDK reports an unknown prompt as error code 0 with a traceback in the log.
+        if self._prompt_manager.get_prompt(name) is None:
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {name!r}; call prompts/list for the prompts")
+        return await super().get_prompt(name, arguments, context)
 
 
 def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
