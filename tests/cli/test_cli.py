@@ -379,3 +379,53 @@ def test_serve_with_bogus_durability_fails_before_serving(tmp_path: Path) -> Non
     assert proc.stderr.startswith("error: CONFIG_ERROR: ")
     assert proc.stdout == ""
     assert not (tmp_path / "x.db").exists()
+
+
+def test_config_makes_a_relative_store_path_absolute_and_refuses_bad_urls(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "thinkgate", "config", "cursor", "--store", "sqlite:///rel.db"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"sqlite:///{tmp_path.resolve() / 'rel.db'}" in proc.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "thinkgate", "config", "cursor", "--store", "bogus://x"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2 and "CONFIG_ERROR" in bad.stderr
+
+
+def test_sessions_show_does_not_pass_terminal_escape_sequences_through(tmp_path: Path) -> None:
+    import anyio
+
+    from thinkgate.domain.thinking import RecordThought
+    from thinkgate.engine.engine import Engine
+    from thinkgate.store.sqlite import SqliteEventStore
+
+    db = tmp_path / "esc.db"
+
+    async def record() -> None:
+        engine = Engine(SqliteEventStore(db))
+        await engine.start()
+        await engine.record_thought("esc", RecordThought("title \x1b]0;pwned\x07 and \x9b31m red", 1, 1, False))
+        await engine.stop()
+
+    anyio.run(record)
+    proc = subprocess.run(
+        [sys.executable, "-m", "thinkgate", "sessions", "show", "esc", "--store", f"sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout and "\x9b" not in proc.stdout
+    assert "\\x1b]0;pwned\\x07" in proc.stdout

@@ -292,3 +292,10 @@ async def test_an_unknown_prompt_is_an_invalid_params_error(client: Client) -> N
         await client.get_prompt("no-such-prompt", {})
     assert info.value.error.code == -32602
     assert "prompts/list" in info.value.error.message
+
+
+async def test_a_history_page_limit_over_the_maximum_is_clamped_and_reported(client: Client) -> None:
+    await call(client, "sequentialthinking", args(1, sessionId="clamp"))
+    page = await call(client, "get_thinking_history", {"sessionId": "clamp", "limit": 5000})
+    assert page.structured_content["warnings"] == ["limit 5000 clamped to 500"]
+    assert len(page.structured_content["thoughts"]) == 1

@@ -112,6 +112,8 @@ def serve(
     from thinkgate.app import run_stdio
 
     settings = _settings(store, durability.value if durability else None)
+    if settings.durability == "full" and settings.resolved_store_url().startswith("memory:"):
+        typer.echo("warning: --durability full has no effect on a memory:// store (nothing is kept)", err=True)
     if sys.stdin.isatty():
         typer.echo(
             f"thinkgate {__version__}: serving MCP on stdio (store {settings.resolved_store_url()}).\n"
@@ -126,10 +128,14 @@ def config(
     client: Annotated[Client, typer.Argument(help="The MCP client to configure.")],
     store: StoreOpt = None,
 ) -> None:
-    """Print the configuration snippet that adds ThinkGate to an MCP client."""
-    from thinkgate.cli.snippets import snippet
+    """Print the configuration snippet that adds ThinkGate to an MCP client.
 
-    typer.echo(snippet(client.value, store), nl=False)
+    A relative SQLite path is made absolute: the client starts the server in a folder of its own.
+    """
+    from thinkgate.cli.snippets import snippet
+    from thinkgate.store.url import absolute_store_url
+
+    typer.echo(snippet(client.value, absolute_store_url(store) if store else None), nl=False)
 
 
 @sessions_app.command("list")
@@ -202,8 +208,15 @@ def sessions_show(
         if t.get("branchId"):
             marks.append(f"branch {t['branchId']} from {t.get('branchFromThought', '?')}")
         suffix = f"  [{'; '.join(marks)}]" if marks else ""
-        typer.echo(f"\n{t['thoughtNumber']}/{t['totalThoughts']} {t['thoughtId']}{suffix}")
-        typer.echo(t["thought"])
+        typer.echo(f"\n{t['thoughtNumber']}/{t['totalThoughts']} {t['thoughtId']}{_printable(suffix)}")
+        typer.echo(_printable(t["thought"]))
+
+
+def _printable(text: str) -> str:
+    """Text for a terminal: control characters (escape sequences a thought may carry) made visible."""
+    return "".join(
+        ch if ch in "\n\t" or not (ord(ch) < 32 or 127 <= ord(ch) < 160) else f"\\x{ord(ch):02x}" for ch in text
+    )
 
 
 @sessions_app.command("export")

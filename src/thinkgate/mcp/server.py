@@ -22,7 +22,7 @@ from thinkgate import __version__
 from thinkgate.domain.ids import SESSION_ID_PATTERN, check_new_session_id
 from thinkgate.domain.safety import scan_text
 from thinkgate.domain.thinking import RecordThought
-from thinkgate.engine.engine import Engine
+from thinkgate.engine.engine import MAX_PAGE, Engine
 from thinkgate.engine.views import session_view
 from thinkgate.errors import InternalError, InvalidInput, SessionNotFound, ThinkGateError, UnknownTool
 from thinkgate.mcp import texts
@@ -77,6 +77,7 @@ class HistoryResult(TypedDict):
     sessionId: str
     thoughts: list[dict[str, Any]]
     nextCursor: str | None
+    warnings: list[str]
 
 
 class SessionsResult(TypedDict):
@@ -170,6 +171,11 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
         if existing is not None:
             return existing
         if not create:
+            if key is None:
+                raise SessionNotFound(
+                    "this request has no connection to hold a default session (a stateless protocol): "
+                    "pass the sessionId that sequentialthinking returned"
+                )
             raise SessionNotFound("this connection has no session yet: pass sessionId, or record a thought first")
         new = engine.new_session_id()
         defaults.set(key, new)
@@ -256,14 +262,23 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
         sessionId: Annotated[str | None, _SESSION] = None,
         branchId: Annotated[str | None, Field(description="Only thoughts of this branch", max_length=200)] = None,
         cursor: Annotated[str | None, Field(description="nextCursor of the previous page", max_length=32)] = None,
-        limit: Annotated[int, Field(ge=1, le=500, description="Thoughts per page")] = 50,
+        limit: Annotated[int, Field(ge=1, description=f"Thoughts per page (at most {MAX_PAGE})")] = 50,
     ) -> HistoryResult:
+        warnings = []
+        if limit > MAX_PAGE:
+            warnings.append(f"limit {limit} clamped to {MAX_PAGE}")
+            limit = MAX_PAGE
         try:
             sid = resolve(ctx, sessionId, create=False)
             page = await engine.history(sid, branch_id=branchId, cursor=cursor, limit=limit)
         except ThinkGateError as exc:
             return tool_error(exc)  # type: ignore[return-value]
-        return {"sessionId": page.session_id, "thoughts": page.thoughts, "nextCursor": page.next_cursor}
+        return {
+            "sessionId": page.session_id,
+            "thoughts": page.thoughts,
+            "nextCursor": page.next_cursor,
+            "warnings": warnings,
+        }
 
     @server.tool(
         name="list_sessions",

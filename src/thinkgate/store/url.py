@@ -8,7 +8,7 @@ from pathlib import Path
 from thinkgate.errors import ConfigError
 from thinkgate.store.base import EventStore
 
-__all__ = ["default_store_url", "open_store"]
+__all__ = ["absolute_store_url", "default_store_url", "open_store"]
 
 
 def default_store_url() -> str:
@@ -16,6 +16,19 @@ def default_store_url() -> str:
     from platformdirs import user_data_path
 
     return f"sqlite:///{user_data_path('thinkgate', appauthor=False) / 'thinkgate.db'}"
+
+
+def absolute_store_url(url: str) -> str:
+    """``url`` checked, with a relative SQLite path made absolute (against the current folder).
+
+    Raises:
+        ConfigError: the URL is not one ``open_store`` accepts.
+    """
+    store = open_store(url)
+    path = getattr(store, "path", None)
+    if isinstance(path, Path):
+        return f"sqlite:///{path.expanduser().resolve()}"
+    return url
 
 
 def open_store(url: str, *, durability: str = "normal", create: bool = True) -> EventStore:
