@@ -576,3 +576,19 @@ def test_clear_and_error_codes_over_stdio(tmp_path: Path) -> None:
         assert bad["_meta"]["thinkgate/error"] == {"code": "INVALID_INPUT", "retriable": False}
     finally:
         assert client.close() == 0
+
+
+def test_escaped_lone_surrogates_are_accepted_and_stored_as_replacement_characters(tmp_path: Path) -> None:
+    client = raw_client(tmp_path / "sur.db")
+    try:
+        client.initialize()
+        line = (
+            '{"jsonrpc":"2.0","id":"s1","method":"tools/call","params":{"name":"sequentialthinking","arguments":'
+            '{"thought":"half \\ud800 pair","thoughtNumber":1,"totalThoughts":1,"nextThoughtNeeded":false}}}\n'
+        )
+        client.send_raw(line.encode())
+        assert ok(client.wait_for("s1"))["thoughtHistoryLength"] == 1
+        thoughts = ok(client.call_tool("get_thinking_history", {}))["thoughts"]
+        assert thoughts[0]["thought"] == "half \ufffd pair"
+    finally:
+        assert client.close() == 0

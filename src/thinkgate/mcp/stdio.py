@@ -14,6 +14,7 @@ uses private duplicates of the original descriptors, restored on exit.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import stat
@@ -53,6 +54,38 @@ def _error_line(code: int, message: str, request_id: Any = None, data: Any = Non
     if data is not None:
         error["data"] = data
     return orjson.dumps({"jsonrpc": "2.0", "id": request_id, "error": error}) + b"\n"
+
+
+def _loads(line: bytes) -> Any:
+    """Decode one JSON-RPC line (orjson; the standard library only for what orjson refuses).
+
+    JSON allows escaped lone surrogates (``"\\ud800"``) that orjson rejects; JavaScript
+    peers accept them. They are read with the standard library and replaced by U+FFFD, so
+    every string inside ThinkGate is valid Unicode.
+
+    Raises:
+        ValueError: the line is not JSON.
+    """
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return _without_surrogates(json.loads(line))
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return (
+            "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value) if _has_surrogate(value) else value
+        )
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def _request_id(obj: Any) -> Any:
@@ -217,8 +250,8 @@ async def serve_stdio(
                     if not line:
                         continue
                     try:
-                        obj = orjson.loads(line)
-                    except orjson.JSONDecodeError:
+                        obj = _loads(line)
+                    except ValueError:
                         await writer.write(_error_line(PARSE_ERROR, "Parse error: the line is not valid JSON"))
                         continue
                     if isinstance(obj, dict) and "id" in obj and _request_id(obj) is None and "method" in obj:
