@@ -7,6 +7,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,14 +55,27 @@ def test_tool_table_matches_the_server() -> None:
     from thinkgate.mcp.server import build_server
     from thinkgate.store.memory import MemoryEventStore
 
-    async def names() -> set[str]:
+    async def surface() -> tuple[dict[str, Any], set[str], set[str]]:
         async with Client(build_server(Engine(MemoryEventStore()))) as c:
-            tools = {t.name for t in (await c.list_tools()).tools}
+            tools = {t.name: t.annotations for t in (await c.list_tools()).tools}
             prompts = {p.name for p in (await c.list_prompts()).prompts}
-            return tools | prompts
+            resources = {str(r.uri) for r in (await c.list_resources()).resources}
+            resources |= {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
+            return tools, prompts, resources
 
+    tools, prompts, resources = anyio.run(surface)
     documented = set(re.findall(r"^\| (?:prompt )?`([a-z_-]+)`", README, flags=re.M))
-    assert anyio.run(names) == documented
+    assert set(tools) | prompts == documented
+    documented_resources = set(re.findall(r"^\| resource `([^`]+)`", README, flags=re.M))
+    assert {r.replace("{session_id}", "{id}") for r in resources} == documented_resources
+    # The annotations column says what the tool's MCP annotations say.
+    for name, ann in tools.items():
+        row = re.search(rf"^\| `{name}` \|.*\| ([^|]+) \|$", README, flags=re.M)
+        assert row is not None, name
+        column = row.group(1)
+        assert ("read-only" in column) == bool(ann.read_only_hint), name
+        assert ("destructive" in column) == bool(ann.destructive_hint), name
+        assert ("not idempotent" in column) == (not ann.idempotent_hint and not ann.read_only_hint), name
 
 
 @pytest.mark.parametrize(

@@ -329,17 +329,23 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
     @server.resource(
         "thinkgate://session/{session_id}/timeline",
         name="session-timeline",
-        description="A session's thoughts since its last clear, oldest first, as JSON.",
+        description=(
+            f"A session's thoughts since its last clear, oldest first, as JSON (the first {MAX_PAGE}; "
+            "nextCursor continues with get_thinking_history)."
+        ),
         mime_type="application/json",
     )
     async def timeline_resource(session_id: str) -> str:
+        # One page, so a long session cannot turn into a message of tens of megabytes.
         try:
-            thoughts = await engine.all_thoughts(session_id)
+            page = await engine.history(session_id, limit=MAX_PAGE)
         except SessionNotFound as exc:
             raise ResourceNotFoundError(f"{exc.code}: {exc.message}") from exc
         except ThinkGateError as exc:
             raise ResourceError(f"{exc.code}: {exc.message}") from exc
-        return orjson.dumps({"sessionId": session_id, "thoughts": thoughts}).decode()
+        return orjson.dumps(
+            {"sessionId": session_id, "thoughts": page.thoughts, "nextCursor": page.next_cursor}
+        ).decode()
 
     @server.prompt(
         name="sequential-thinking-guidance",
