@@ -37,6 +37,13 @@ PEM_BODY = "MIIEowIBAAKCAQEA7bq98mYdDL0Qp7a2\nZ3Nzc2gtcnNhAAAAAwEAAQAAAQEAu9x1\n
 RSA_KEY = "-----BEGIN RSA " + "PRIVATE KEY-----\n" + PEM_BODY + "\n-----END RSA " + "PRIVATE KEY-----"
 OPENSSH_KEY = "-----BEGIN OPENSSH " + "PRIVATE KEY-----\n" + PEM_BODY + "\n-----END OPENSSH " + "PRIVATE KEY-----"
 PKCS8_KEY = "-----BEGIN " + "PRIVATE KEY-----\n" + PEM_BODY + "\n-----END " + "PRIVATE KEY-----"
+HUGGINGFACE = "hf" + "_" + B62 + "xYzW"
+NPM = "npm" + "_" + B62 + "9876"
+AZURE_KEY = B62 + B62 + B62[:22] + "=="
+SAS_SIG = "Xy7kQ2" + "%2BvB9mN4pL8" + "%2FtR3wZ6sD1fG5hJ0" + "%3D"
+SAS_TOKEN = "sv=2022-11-02&ss=b&srt=co&sp=rl&se=2030-01-01T00:00:00Z&sig=" + SAS_SIG
+BASIC_USER_PASSWORD = "dXNlcjpw" + "YXNzd29yZA=="  # base64 of "user:password"
+BASIC_ALADDIN = "YWxhZGRpbjpv" + "cGVuc2VzYW1l"  # RFC 7617's example, no digit and no padding
 
 # (kind, the secret itself, a line that carries it)
 SECRET_CASES = [
@@ -71,6 +78,40 @@ SECRET_CASES = [
     ("credential_assignment", "tok_98765432", "token = {}"),
     ("credential_assignment", "correcthorsebattery", '{{"password": "{}"}}'),
     ("credential_assignment", "letmein-2024", "db:\n  password: '{}'\n  host: db"),
+    # Quoted literals after a password-like key, whatever their length.
+    ("credential_assignment", "hunter2", 'the password is "{}"'),
+    ("credential_assignment", "abc", "password: '{}'"),
+    ("credential_assignment", "Q", 'api_key = "{}"'),
+    ("credential_assignment", "t0k", "token='{}'"),
+    ("credential_assignment", "sh", '{{"secret": "{}"}}'),
+    ("credential_assignment", "Pw", '{{"pass": "{}", "pwd": ""}}'),
+    # Upper-case environment assignments: any value, up to whitespace or the closing quote.
+    ("credential_assignment", "s3cret!", "PGPASSWORD={} psql -h db"),
+    ("credential_assignment", "changeme", "MYSQL_PWD={} mysql -u root"),
+    ("credential_assignment", "FwoGZXIvYXdzEBYaDH+/q=", "export AWS_SESSION_TOKEN={}"),
+    ("credential_assignment", "letmein", "DB_PASSWORD={}\nDB_HOST=db"),
+    ("credential_assignment", "two words", 'APP_SECRET="{}" ./run'),
+    ("credential_assignment", "k3y", "OPENAI_API_KEY={} python run.py"),
+    # The short keys ``pass`` and ``pwd``.
+    ("credential_assignment", "S3cr3tP@ss", "pass={}"),
+    ("credential_assignment", "hunter2hunter2", "mysql --pwd={} app"),
+    ("credential_assignment", "xy", 'db_pass = "{}"'),
+    ("basic_auth", BASIC_USER_PASSWORD, "Authorization: Basic {}"),
+    ("basic_auth", BASIC_ALADDIN, 'headers = {{"Authorization": "basic {}"}}'),
+    ("basic_auth", "hunter2", "curl -u admin:{} https://api.example.com/v1"),
+    ("basic_auth", "p@ss w0rd", 'curl -s -X POST --user "deploy:{}" https://ci.example.com'),
+    ("basic_auth", "S3cret", "curl --upload-file f.txt --user=ops:{} https://x"),
+    ("huggingface_token", HUGGINGFACE, "export HF_TOKEN={}"),
+    ("huggingface_token", HUGGINGFACE, "login with {} then push"),
+    ("npm_token", NPM, "//registry.npmjs.org/:_authToken={}"),
+    ("npm_token", NPM, "NPM_TOKEN={} npm publish"),
+    (
+        "azure_storage_key",
+        AZURE_KEY,
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={};EndpointSuffix=core.windows.net",
+    ),
+    ("azure_sas_token", SAS_TOKEN, "BlobEndpoint=https://acct.blob.core.windows.net/;SharedAccessSignature={}"),
+    ("azure_sas_token", SAS_SIG, "GET https://acct.blob.core.windows.net/c/b.txt?sv=2022-11-02&sp=r&sig={}&se=2030"),
 ]
 
 
@@ -111,6 +152,42 @@ def test_token_in_url_user_info_is_redacted_along_with_the_password() -> None:
     assert result.secrets == ("github_token", "url_password")
 
 
+def test_curl_user_name_is_kept_and_only_the_password_is_redacted() -> None:
+    result = scan_text("curl -fsS -u alice@example.com:Tr0ub4dor https://api.example.com/me")
+    assert result.text == "curl -fsS -u alice@example.com:[REDACTED:basic_auth] https://api.example.com/me"
+    assert result.secrets == ("basic_auth",)
+
+
+def test_curl_user_option_is_only_read_within_the_curl_command() -> None:
+    result = scan_text("curl -s https://x\ndocker exec -u app:app web ls; curl https://y && ssh -u a:b h")
+    assert result.secrets == ()
+
+
+def test_azure_connection_string_keeps_every_field_but_the_key() -> None:
+    text = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={AZURE_KEY};EndpointSuffix=core.windows.net"
+    result = scan_text(text)
+    assert result.text == (
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=[REDACTED:azure_storage_key];"
+        "EndpointSuffix=core.windows.net"
+    )
+
+
+def test_env_assignment_uses_the_specific_token_kind_when_one_matches() -> None:
+    result = scan_text(f"GITHUB_TOKEN={GITHUB_CLASSIC} HF_TOKEN={HUGGINGFACE} DEPLOY_TOKEN=plainletters")
+    assert result.text == (
+        "GITHUB_TOKEN=[REDACTED:github_token] HF_TOKEN=[REDACTED:huggingface_token] "
+        "DEPLOY_TOKEN=[REDACTED:credential_assignment]"
+    )
+    assert result.secrets == ("credential_assignment", "github_token", "huggingface_token")
+
+
+def test_a_case_insensitive_rule_sees_what_an_earlier_rule_redacted() -> None:
+    # The SAS marker ends the header's base64 where the original text did not; found by Hypothesis.
+    once = scan_text("AUTHORIZATION:Basic 000000SharedAccessSignature=0")
+    assert once.text == "AUTHORIZATION:Basic [REDACTED:basic_auth][REDACTED:azure_sas_token]"
+    assert scan_text(once.text).secrets == ()
+
+
 def test_private_key_cut_off_before_its_end_line_is_redacted() -> None:
     text = "-----BEGIN RSA " + "PRIVATE KEY-----\n" + PEM_BODY + "\n\nthen the paste was cut off"
     result = scan_text(text)
@@ -148,6 +225,33 @@ def test_several_secrets_are_all_redacted_and_kinds_are_sorted_and_unique() -> N
         "the key AKIA prefix means a long-lived AWS key id",
         "-----BEGIN CERTIFICATE----- blocks are public",
         "eyJ is what base64 of a JSON object starts with",
+        "Authorization header is checked before the route runs",
+        "Authorization: Basic authentication is enabled",
+        "Authorization: Basic <base64 of user:password>",
+        "Authorization: Basic ${CREDENTIALS}",
+        "npm_config_cache is set in CI",
+        "hf_hub_download fetches one file from the hub",
+        "the pass= flag is documented",
+        "the pwd command prints the working directory",
+        "password field",
+        "PASS: test_login_2 (0.3s)",
+        "PWD=/home/runner/work1",
+        "OLDPWD=/tmp/build2",
+        "compass: 'north'",
+        "bypass=x86_64-linux",
+        "the secret is 'stored in vault'",
+        'password: ""',
+        "MAX_TOKENS=4096",
+        "GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}",
+        "CSRF_TOKEN=$TOKEN",
+        "DB_PASSWORD=<your password>",
+        "curl -u $USER:$PASS https://api.example.com",
+        "docker run -u 1000:1000 image",
+        "git push -u origin HEAD:refs/heads/main",
+        "curl -sSf https://example.com | sh -u x:y",
+        "libcurl -u a:b",
+        "def verify(payload, sig=None): ...",
+        "AccountKey=<key from the portal>",
     ],
 )
 def test_non_secret_text_that_looks_like_a_secret_is_kept(text: str) -> None:
@@ -298,6 +402,25 @@ FRAGMENTS = st.sampled_from(
         "Bearer ",
         "aws_secret_access_key=",
         "[REDACTED:jwt]",
+        "[REDACTED:basic_auth]",
+        "hf_",
+        "npm_",
+        "AccountKey=",
+        "SharedAccessSignature=",
+        "&sig=",
+        "Authorization: Basic ",
+        "curl -u ",
+        "curl --user ",
+        " -u ",
+        "pass=",
+        "pwd: ",
+        " is '",
+        "PGPASSWORD=",
+        "X_TOKEN=",
+        "$",
+        ";",
+        "|",
+        "dXNlcjpwYXNz",
         "[",
         "]",
         "/",

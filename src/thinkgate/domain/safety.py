@@ -227,9 +227,15 @@ def _secret(
 # Values never start with a redaction marker, so a second scan finds nothing new.
 _NOT_MARKER = r"(?!\[REDACTED:)"
 _CRED_KEY = r"(?:password|passwd|passphrase|secret|secret[_-]?key|private[_-]?key|token|api[_-]?key|apikey)"
-_CRED_ANCHORS = ("passw", "passphrase", "secret", "private", "token", "api_key", "api-key", "apikey")
+_CRED_ANCHORS = ("pass", "secret", "private", "token", "api_key", "api-key", "apikey")
 # Unquoted credential values stop at characters that mark code rather than a literal.
 _VALUE_CHAR = r"[^\s\"'`()\[\]{}<>,;&]"
+# A quoted credential literal: 8+ characters, or a shorter one closed by its quote.
+_QUOTED_VALUE = r"(?:[^\"'\s]{8,512}+|[^\"'\s]{1,7}+(?=[\"']))"
+# ``key is "value"`` counts as an assignment only when the value is quoted.
+_IS_QUOTED = r"[ \t]+is[ \t]+(?=[\"'])"
+# A curl user name: no quote, colon or bracket, so a marker is never taken for one.
+_CURL_USER = r"[^\s:\"'\[\]]++"
 
 # Order matters: specific kinds before the generic ones that would also match them.
 _SECRET_RULES: tuple[_Rule, ...] = (
@@ -281,6 +287,21 @@ _SECRET_RULES: tuple[_Rule, ...] = (
         ("_live_", "_test_"),
     ),
     _secret("google_api_key", r"(?<![A-Za-z0-9_-])(?P<secret>AIza[A-Za-z0-9_-]{35,}+)", ("AIza",)),
+    _secret("huggingface_token", r"(?P<secret>hf_(?<![A-Za-z0-9_]hf_)[A-Za-z0-9]{30,}+)", ("hf_",)),
+    _secret("npm_token", r"(?P<secret>npm_(?<![A-Za-z0-9_]npm_)[A-Za-z0-9]{36})(?![A-Za-z0-9])", ("npm_",)),
+    _secret(
+        "azure_storage_key",
+        r"AccountKey=(?P<secret>[A-Za-z0-9+/]{40,}+={0,2})",
+        ("AccountKey=",),
+    ),
+    # A whole SAS token in a connection string, or the signature of a SAS URL (the rest of
+    # its query string says what the signature grants and is kept).
+    _secret(
+        "azure_sas_token",
+        rf"SharedAccessSignature={_NOT_MARKER}(?P<secret>[^\s;\"'<>]++)",
+        ("SharedAccessSignature=",),
+    ),
+    _secret("azure_sas_token", r"sig=(?<=[?&;]sig=)(?P<secret>[A-Za-z0-9%+/=]{20,}+)", ("sig=",), ("?", "&")),
     _secret(
         "jwt",
         r"(?<![A-Za-z0-9_-])(?P<secret>eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+)",
@@ -293,17 +314,63 @@ _SECRET_RULES: tuple[_Rule, ...] = (
         ("bearer",),
         nocase=True,
     ),
-    # A quoted value is any 8+ non-space characters. An unquoted one must hold a digit or
-    # symbol and must not be a call or subscript, so ``token: Optional[str]`` and
-    # ``password = request.form[...]`` stay as written.
+    # The header's base64 must be well formed (padded to a multiple of 4) and hold a digit,
+    # "+", "/" or "=" or run to 12+ characters, so "Authorization: Basic authentication" stays.
+    _secret(
+        "basic_auth",
+        r"authorization[\"']?[ \t]*[:=][ \t]*[\"']?basic[ \t]++(?=[A-Za-z0-9+/]{0,11}[0-9+/=]|[A-Za-z0-9+/]{12})"
+        r"(?P<secret>(?:[A-Za-z0-9+/]{4})++(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)(?![A-Za-z0-9+/=])",
+        ("authorization",),
+        ("asic", "ASIC"),
+        nocase=True,
+    ),
+    # Upper-case environment assignments (``PGPASSWORD=``, ``MYSQL_PWD=``, ``*_TOKEN=``...):
+    # the value runs to whitespace (or its closing quote) whatever it holds, unless it is a
+    # ``$VAR``, ``${{ }}``, ``%VAR%`` or ``<placeholder>`` reference. Led by ``[A-Z]`` so
+    # sre skips to capitals; the name is read once and its suffix checked by lookbehinds.
     _secret(
         "credential_assignment",
-        rf"{_CRED_KEY}[\"']?[ \t]*[:=][ \t]*(?P<q>[\"'])?{_NOT_MARKER}"
-        rf"(?P<secret>(?(q)[^\"'\s]{{8,512}}+|(?![\"'=]){_VALUE_CHAR}{{8,512}}+))(?(q)|(?![(\[]))",
+        r"[A-Z](?<![A-Za-z0-9_][A-Z])[A-Z0-9_]*+=(?:(?<=PASSWORD=)|(?<=PASSWD=)|(?<=_PWD=)|(?<=_SECRET=)"
+        r"|(?<=_SECRET_KEY=)|(?<=_TOKEN=)|(?<=_API_KEY=))"
+        rf"(?P<q>[\"'])?(?![$<{{%]){_NOT_MARKER}(?P<secret>(?(q)[^\"'\n]++|[^\s\"']++))",
+        ("PASSWORD=", "PASSWD=", "_PWD=", "_SECRET=", "_SECRET_KEY=", "_TOKEN=", "_API_KEY="),
+    ),
+    # A quoted value is any 8+ non-space characters, or a shorter literal closed by its
+    # quote. An unquoted one must hold a digit or symbol and must not be a call or
+    # subscript, so ``token: Optional[str]`` and ``password = request.form[...]`` stay as written.
+    _secret(
+        "credential_assignment",
+        rf"{_CRED_KEY}(?:[\"']?[ \t]*[:=][ \t]*|{_IS_QUOTED})(?P<q>[\"'])?{_NOT_MARKER}"
+        rf"(?P<secret>(?(q){_QUOTED_VALUE}|(?![\"'=]){_VALUE_CHAR}{{8,512}}+))(?(q)|(?![(\[]))",
         _CRED_ANCHORS,
-        (":", "="),
+        (":", "=", '"', "'"),
         nocase=True,
         letters_ok=False,
+    ),
+    # The short keys ``pass`` and ``pwd`` must start a word, and take an unquoted value only
+    # after "=": "PASS: test_login_2" (test output) and ``PWD=/home/ci1`` (a path) stay.
+    _secret(
+        "credential_assignment",
+        rf"(?:pass|pwd)(?<![a-z0-9]pass)(?<![a-z0-9]pwd)[\"']?(?:[ \t]*=[ \t]*|[ \t]*:[ \t]*(?=[\"'])|{_IS_QUOTED})"
+        rf"(?P<q>[\"'])?{_NOT_MARKER}(?P<secret>(?(q){_QUOTED_VALUE}|(?![\"'=/~]){_VALUE_CHAR}{{8,512}}+))"
+        r"(?(q)|(?![(\[]))",
+        ("pass", "pwd"),
+        (":", "=", '"', "'"),
+        nocase=True,
+        letters_ok=False,
+    ),
+    # curl's ``-u user:password`` in the same command as ``curl``; the user name is kept, and
+    # a ``$VAR`` password is a reference, not a secret. The possessive scan stops at the
+    # first option "-u"/"--user", a line end, a "|;&" or the next "curl", so it is linear.
+    # Last, so no later redaction can remove a stop character and expose a new match.
+    _secret(
+        "basic_auth",
+        r"curl(?<![A-Za-z0-9_-]curl)\b(?:[^\n|;&c-]++|c(?!url\b)|-(?!u|-user)|(?<![\s\"'=])-)*+"
+        r"-(?:u[ \t]*+|-user(?:[ \t]++|=))(?P<q>[\"'])?"
+        rf"{_CURL_USER}:{_NOT_MARKER}(?!\$\{{?[A-Za-z_][A-Za-z0-9_]*+\}}?(?:[\s\"']|$))"
+        r"(?P<secret>(?(q)[^\"'\n]++|[^\s\"']++))",
+        ("curl",),
+        ("-u",),
     ),
 )
 
@@ -312,7 +379,8 @@ SECRET_PATTERNS: tuple[str, ...] = tuple(dict.fromkeys(rule.kind for rule in _SE
 
 # Characters rare in prose. An anchor holding one is only looked for when that character
 # occurs, and a one-character ``in`` is a memchr, several times cheaper than a substring.
-_GATE_CHARS = "-_:<[]#JA"
+# The first of them in an anchor gates it: "=" leads, as capitals and "_" are commoner.
+_GATE_CHARS = "=-_:<[]#JA"
 
 
 def _gated(anchors: set[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -353,6 +421,8 @@ def _redact(text: str, lowered: str) -> tuple[str, tuple[str, ...]]:
         if redacted != text:
             found.add(rule.kind)
             text = redacted
+            # Later gates must screen the redacted text: a marker can end a match there.
+            lowered = text.lower()
     return text, tuple(sorted(found))
 
 
