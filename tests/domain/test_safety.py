@@ -235,7 +235,7 @@ def test_several_secrets_are_all_redacted_and_kinds_are_sorted_and_unique() -> N
         "the pwd command prints the working directory",
         "password field",
         "PASS: test_login_2 (0.3s)",
-        "PWD=/home/runner/work1",
+        "PWD=/srv/build/work1",
         "OLDPWD=/tmp/build2",
         "compass: 'north'",
         "bypass=x86_64-linux",
