@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check pytest node-deps clean
+.PHONY: run test check pytest node-deps bench clean
 
 # `make run` serves JSON-RPC on stdout: make itself must print nothing there.
 MAKEFLAGS += --no-print-directory
@@ -40,6 +40,11 @@ test: check node-deps
 ## pytest: only the test suite
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
+
+## bench: ThinkGate against the official Node server, a plain SDK server and a floor, then micro-benchmarks (~12 min; BENCH_ARGS="--quick" for a smoke run)
+bench: $(STAMP) node-deps
+	$(BIN)/python -m bench.suite $(BENCH_ARGS)
+	$(BIN)/python -m bench.micro $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

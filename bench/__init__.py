@@ -1,0 +1,1 @@
+"""ThinkGate's benchmark suite: ``make bench`` (see bench/README.md)."""
