@@ -32,20 +32,13 @@ def build_engine(settings: Settings, *, create: bool = True) -> Engine:
 
 async def run_stdio(settings: Settings) -> None:
     """Serve MCP over stdio until the client closes stdin."""
-    from thinkgate.mcp.server import build_server
-    from thinkgate.mcp.stdio import serve_stdio
+    from thinkgate.mcp.wire import StdioWire
 
     engine = build_engine(settings)
     await engine.start()
     log = logging.getLogger("thinkgate")
     log.info("serving MCP on stdio, store %s", engine.store.url)
     try:
-        server = build_server(engine, log_thoughts=settings.log_thoughts)
-        lowlevel = server._lowlevel_server  # the SDK's documented seam for transports it does not ship
-
-        async def run(read_stream, write_stream) -> None:  # type: ignore[no-untyped-def]
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
-
-        await serve_stdio(run)
+        await StdioWire(engine, fast_path=settings.fast_path, log_thoughts=settings.log_thoughts).serve()
     finally:
         await engine.stop()

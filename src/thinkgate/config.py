@@ -24,6 +24,7 @@ ENV_VARS: dict[str, str] = {
     "THINKGATE_MAX_SESSIONS": "sessions the store may hold (default 100000)",
     "THINKGATE_CACHE_SESSIONS": "hot session states kept in memory (default 2048)",
     "THINKGATE_CACHE_MB": "memory budget of the hot-session cache in MiB (default 16)",
+    "THINKGATE_FAST_PATH": "0 sends every stdio message through the MCP SDK instead of the fast path (diagnosis)",
 }
 
 
@@ -48,6 +49,7 @@ class Settings:
     durability: str = "normal"
     log_level: str = "WARNING"
     log_thoughts: bool = False
+    fast_path: bool = True
     engine: EngineConfig = field(default_factory=EngineConfig)
 
     @classmethod
@@ -73,6 +75,7 @@ class Settings:
             log_level=(env.get("THINKGATE_LOG_LEVEL") or "WARNING").upper(),
             log_thoughts=env.get("THINKGATE_LOG_THOUGHTS", "").lower() in ("1", "true", "yes")
             and env.get("DISABLE_THOUGHT_LOGGING", "").lower() not in ("1", "true", "yes"),
+            fast_path=env.get("THINKGATE_FAST_PATH", "1").strip().lower() not in ("0", "false", "no", "off"),
             engine=engine,
         )
         return settings.with_overrides(durability=env.get("THINKGATE_DURABILITY") or "normal")

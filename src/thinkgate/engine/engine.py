@@ -9,11 +9,12 @@ conflict (another process wrote the session) reloads the session and decides aga
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import weakref
 from asyncio import Lock
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,15 +25,17 @@ from thinkgate.domain.chain import ChainBreak, verify_chain
 from thinkgate.domain.events import Event, HistoryCleared, ThoughtRecorded, event_from_payload
 from thinkgate.domain.ids import check_session_id
 from thinkgate.domain.state import SessionState, apply
-from thinkgate.domain.thinking import CLEAR_DIGEST, ClearHistory, Decision, Limits, RecordThought, decide
+from thinkgate.domain.thinking import CLEAR_DIGEST, ClearHistory, Command, Decision, Limits, RecordThought, decide
 from thinkgate.engine.cache import StateCache
 from thinkgate.errors import (
     IdempotencyConflict,
     IntegrityError,
+    InternalError,
     InvalidInput,
     LimitExceeded,
     SessionNotFound,
     StoreError,
+    ThinkGateError,
     UnknownReference,
     VersionConflict,
 )
@@ -69,6 +72,22 @@ class EngineConfig:
     snapshot_every: int = 256
 
 
+@dataclass(slots=True)
+class _Call:
+    """One command in a write batch, and what became of it."""
+
+    session_id: str
+    command: Command
+    outcome: Event | ThinkGateError | None = None
+    pending: bool = False  # its events wait for the batch's commit
+
+
+def _unwrap(outcome: Event | ThinkGateError) -> Event:
+    if isinstance(outcome, ThinkGateError):
+        raise outcome
+    return outcome
+
+
 @dataclass(frozen=True, slots=True)
 class SessionPage:
     """One page of sessions."""
@@ -103,6 +122,9 @@ class Engine:
         self.id_factory = id_factory
         self.cache = StateCache(self.config.cache_max_sessions, self.config.cache_max_bytes)
         self._locks: weakref.WeakValueDictionary[str, Lock] = weakref.WeakValueDictionary()
+        self._writing = False  # a write batch is running
+        self._queue: list[tuple[list[_Call], asyncio.Future[None]]] = []  # batches waiting for it
+        self._drainer: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
         await self.store.open()
@@ -124,7 +146,7 @@ class Engine:
 
     async def record_thought(self, session_id: str, command: RecordThought) -> dict[str, Any]:
         """Record one thought; returns the structured result (the first one again for a retried request)."""
-        event = await self._execute(check_session_id(session_id), command)
+        event = _unwrap((await self.execute_many([(check_session_id(session_id), command)]))[0])
         if not isinstance(event, ThoughtRecorded):
             raise InvalidInput(f"requestId {command.request_id!r} was used for a different kind of call")
         return dict(event.result)
@@ -134,68 +156,175 @@ class Engine:
         check_session_id(session_id)
         if await self.load(session_id) is None:
             raise SessionNotFound(f"no session {session_id!r}")
-        event = await self._execute(session_id, ClearHistory(request_id=request_id))
+        event = _unwrap((await self.execute_many([(session_id, ClearHistory(request_id=request_id))]))[0])
         if not isinstance(event, HistoryCleared):
             raise InvalidInput(f"requestId {request_id!r} was used for a different kind of call")
         return {"sessionId": session_id, "cleared": event.cleared}
 
-    async def _execute(self, session_id: str, command: RecordThought | ClearHistory) -> Event:
-        try:
-            async with self._lock(session_id):
-                async with self.store.exclusive(session_id):
-                    event, new_state = await self._decide_and_append(session_id, command)
-                # Only now is the write committed: the cache must never run ahead of the store.
-                if new_state is not None:
-                    self.cache.put(new_state)
-                return event
-        except (InvalidInput, UnknownReference, LimitExceeded, IdempotencyConflict):
-            raise  # rejected before anything was written: what the cache holds is still true
-        except BaseException:
-            # The store may or may not have committed (a failed COMMIT, a cancellation):
-            # forget the session so the next command reloads it from the store.
-            self.cache.drop(session_id)
-            raise
+    async def execute_many(self, calls: Sequence[tuple[str, Command]]) -> list[Event | ThinkGateError]:
+        """Run commands with one group commit; per call, the event that answers it or the error.
 
-    async def _decide_and_append(
-        self, session_id: str, command: RecordThought | ClearHistory
-    ) -> tuple[Event, SessionState | None]:
-        # Inside the store's exclusive section no other process can write this session, so
-        # a conflict (our cached state was stale) is resolved by the first reload.
-        for _ in range(CONFLICT_RETRIES):
-            state = await self.load(session_id)
-            if state is None:
-                await self._check_session_cap()
-            seen = await self._seen(session_id, command.request_id) if state is not None else None
-            revised = await self._revised_text(session_id, state, command)
-            now = self.clock()
-            decision: Decision = decide(
-                state,
-                command,
-                session_id=session_id,
-                now=now,
-                limits=self.config.limits,
-                seen=seen,
-                revised_text=revised,
-            )
-            if decision.replay_of is not None:
-                return await self._event_at(session_id, decision.replay_of), None
+        Calls on one session are decided in order, each against the state its predecessors
+        left. Every call's events are written in one store transaction, and nothing is
+        returned before it has committed. A call that fails validation writes nothing and
+        does not disturb the others; if the store fails, every call that would have written
+        gets that error and nothing is kept. Session ids must already be checked.
+
+        Callers arriving while a batch is being written (only possible on a store that
+        suspends, such as a network database) are merged into the next batch.
+        """
+        batch = [_Call(sid, cmd) for sid, cmd in calls]
+        if self._writing:
+            done = asyncio.get_running_loop().create_future()
+            self._queue.append((batch, done))
+            await asyncio.shield(done)
+        else:
+            self._writing = True
             try:
-                new_state = await self._append(session_id, state, decision.events, now)
+                await self._write(batch)
+            finally:
+                self._writing = False
+                if self._queue:
+                    self._drainer = asyncio.ensure_future(self._drain())
+        return [c.outcome if c.outcome is not None else InternalError("the call was not run") for c in batch]
+
+    async def _drain(self) -> None:
+        """Write the batches that queued up behind a running one, merged."""
+        self._writing = True
+        try:
+            while self._queue:
+                waiting, self._queue = self._queue, []
+                merged = [c for batch, _ in waiting for c in batch]
+                try:
+                    await self._write(merged)
+                except BaseException as exc:
+                    for _, done in waiting:
+                        if not done.done():
+                            done.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for _, done in waiting:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._writing = False
+
+    async def _write(self, calls: list[_Call]) -> None:
+        by_session: dict[str, list[_Call]] = {}
+        for call in calls:
+            by_session.setdefault(call.session_id, []).append(call)
+        staged: list[SessionState] = []
+        try:
+            async with self.store.write_batch():
+                for session_id, group in by_session.items():
+                    async with self.store.exclusive(session_id):
+                        state = await self._write_group(session_id, group)
+                    if state is not None:
+                        staged.append(state)
+        except ThinkGateError as exc:
+            # Nothing of the batch was kept; our cached states may be ahead of the store.
+            for session_id in by_session:
+                self.cache.drop(session_id)
+            for call in calls:
+                if call.pending or call.outcome is None:
+                    call.outcome, call.pending = exc, False
+            return
+        except BaseException:
+            # Committed or not (a failed COMMIT, a cancellation): reload from the store next time.
+            for session_id in by_session:
+                self.cache.drop(session_id)
+            raise
+        # Only now is the batch committed: the cache must never run ahead of the store.
+        for state in staged:
+            self.cache.put(state)
+        for call in calls:
+            call.pending = False
+
+    async def _write_group(self, session_id: str, group: list[_Call]) -> SessionState | None:
+        """Decide a session's calls in order and append their events; the new state, if any.
+
+        Inside the store's exclusive section no other process can write this session, so a
+        conflict (our cached state was stale) is resolved by the first reload.
+        """
+        for _ in range(CONFLICT_RETRIES):
+            base = await self.load(session_id)
+            if base is None:
+                await self._check_session_cap()
+            state = base
+            now = self.clock()
+            new_events: list[NewEvent] = []
+            staged: dict[int, Event] = {}  # version -> event written by this batch
+            requests: dict[str, tuple[int, str]] = {}  # request ids used in this batch
+            texts: dict[str, str] = {}  # thought id -> content, for thoughts of this batch
+            for call in group:
+                call.outcome, call.pending = None, False
+                command = call.command
+                rid = command.request_id
+                seen = requests.get(rid) if rid is not None else None
+                if seen is None and rid is not None and base is not None:
+                    seen = await self._seen(session_id, rid)
+                revised = await self._revised_text(session_id, state, command, texts)
+                try:
+                    decision: Decision = decide(
+                        state,
+                        command,
+                        session_id=session_id,
+                        now=now,
+                        limits=self.config.limits,
+                        seen=seen,
+                        revised_text=revised,
+                    )
+                except (InvalidInput, UnknownReference, LimitExceeded, IdempotencyConflict) as exc:
+                    call.outcome = exc  # rejected before anything was written
+                    continue
+                if decision.replay_of is not None:
+                    if decision.replay_of in staged:
+                        call.outcome, call.pending = staged[decision.replay_of], True
+                    else:
+                        call.outcome = await self._event_at(session_id, decision.replay_of)
+                    continue
+                for event in decision.events:
+                    state = apply(state, event)
+                    staged[state.version] = event
+                    request_id = getattr(event, "request_id", None)
+                    thought_id = getattr(event, "thought_id", None)
+                    new_events.append(NewEvent(event.TYPE, event.to_payload(), now, request_id, thought_id))
+                    if isinstance(event, ThoughtRecorded):
+                        texts[event.thought_id] = event.content
+                        if request_id is not None:
+                            requests[request_id] = (state.version, event.args_digest or "")
+                    elif isinstance(event, HistoryCleared) and request_id is not None:
+                        requests[request_id] = (state.version, CLEAR_DIGEST)
+                call.outcome, call.pending = decision.events[-1], True
+            if not new_events:
+                return None
+            assert state is not None  # events were decided, so the session exists
+            expected = base.version if base is not None else 0
+            try:
+                stored = await self.store.append(session_id, expected, new_events)
             except VersionConflict:
                 # Another process wrote this session: forget what we knew and decide again.
                 self.cache.drop(session_id)
                 continue
-            return decision.events[-1], new_state
+            step = self._snapshot_step(state.version)
+            if state.version // step > expected // step:
+                await self._snapshot(state, stored[-1].hash)
+            return state
         raise VersionConflict(f"session {session_id!r} is being written by other processes too fast; retry the call")
 
     async def _revised_text(
-        self, session_id: str, state: SessionState | None, command: RecordThought | ClearHistory
+        self, session_id: str, state: SessionState | None, command: Command, batch_texts: dict[str, str]
     ) -> str | None:
         """The text of the thought a revision revises (for feedback), looked up by its id."""
         if state is None or not isinstance(command, RecordThought) or command.revises_thought is None:
             return None
         thought_id = state.numbers.get(command.revises_thought)
-        row = await self.store.find_thought(session_id, thought_id) if thought_id else None
+        if thought_id is None:
+            return None
+        if thought_id in batch_texts:
+            return batch_texts[thought_id]
+        row = await self.store.find_thought(session_id, thought_id)
         return str(row.data().get("content", "")) if row is not None else None
 
     async def _seen(self, session_id: str, request_id: str | None) -> tuple[int, str] | None:
@@ -215,27 +344,6 @@ class Engine:
                 f"the store holds {self.config.max_sessions} sessions, the configured maximum; "
                 "delete old sessions (thinkgate sessions delete) or raise THINKGATE_MAX_SESSIONS"
             )
-
-    async def _append(
-        self, session_id: str, state: SessionState | None, events: tuple[Event, ...], now: str
-    ) -> SessionState:
-        expected = state.version if state else 0
-        stored = await self.store.append(
-            session_id,
-            expected,
-            [
-                NewEvent(e.TYPE, e.to_payload(), now, getattr(e, "request_id", None), getattr(e, "thought_id", None))
-                for e in events
-            ],
-        )
-        new_state = state
-        for event in events:
-            new_state = apply(new_state, event)
-        assert new_state is not None  # events are never empty here
-        step = self._snapshot_step(new_state.version)
-        if new_state.version // step > expected // step:
-            await self._snapshot(new_state, stored[-1].hash)
-        return new_state
 
     def _snapshot_step(self, version: int) -> int:
         # Snapshots every `snapshot_every` events, then every 1/16-1/8 of the session's length:

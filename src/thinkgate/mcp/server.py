@@ -152,8 +152,12 @@ class ThinkGateMCP(MCPServer):
         return await super().get_prompt(name, arguments, context)
 
 
-def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
-    """The ThinkGate MCP server bound to ``engine`` (which the caller starts and stops)."""
+def build_server(engine: Engine, *, log_thoughts: bool = False, defaults: DefaultSessions | None = None) -> MCPServer:
+    """The ThinkGate MCP server bound to ``engine`` (which the caller starts and stops).
+
+    ``defaults`` holds each connection's default session; a transport that answers some
+    calls itself (``mcp/wire.py``) passes its own so both agree.
+    """
     server = ThinkGateMCP(
         "thinkgate",
         version=__version__,
@@ -161,7 +165,7 @@ def build_server(engine: Engine, *, log_thoughts: bool = False) -> MCPServer:
         # The SDK configures the root logger at this level; ThinkGate's own logger is set up in app.py.
         log_level="WARNING",
     )
-    defaults = DefaultSessions()
+    defaults = defaults if defaults is not None else DefaultSessions()
 
     def resolve(ctx: Context, session_id: str | None, *, create: bool) -> str:
         if session_id is not None:

@@ -101,6 +101,14 @@ class EventStore(Protocol):
         """
         ...
 
+    def write_batch(self) -> AbstractAsyncContextManager[None]:
+        """Group the exclusive sections and appends made inside (by the same task) into one commit.
+
+        Either everything written inside is kept when the batch ends, or, if it fails, none
+        of it is: the group commit behind every write of the engine.
+        """
+        ...
+
     async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
         """Append ``events`` if the session is at ``expected_version`` (0 creates it).
 

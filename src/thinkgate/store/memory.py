@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from thinkgate.domain.chain import GENESIS_HASH
@@ -23,6 +23,7 @@ class MemoryEventStore:
         self._requests: dict[tuple[str, str], int] = {}  # (session, request id) -> version
         self._thoughts: dict[tuple[str, str], int] = {}  # (session, thought id) -> version
         self._closed = False
+        self._batch_undo: list[Callable[[], None]] | None = None
 
     async def open(self) -> None:
         self._closed = False
@@ -39,12 +40,38 @@ class MemoryEventStore:
         # Every method completes without yielding to the event loop, so a single call is
         # already atomic and the engine's per-session lock orders this process's writers.
         # Like a database transaction, a failing section leaves the session as it found it.
-        length = len(self._logs.get(session_id, ()))
-        head = self._heads.get(session_id)
-        snapshot = self._snapshots.get(session_id)
+        undo = self._undo_for(session_id)
         try:
             yield
         except BaseException:
+            undo()
+            raise
+        if self._batch_undo is not None:
+            # Inside write_batch: a later failure of the batch undoes this section too.
+            self._batch_undo.append(undo)
+
+    @asynccontextmanager
+    async def write_batch(self) -> AsyncIterator[None]:
+        if self._batch_undo is not None:  # nested: part of the enclosing batch
+            yield
+            return
+        self._batch_undo = []
+        try:
+            yield
+        except BaseException:
+            for undo in reversed(self._batch_undo):
+                undo()
+            raise
+        finally:
+            self._batch_undo = None
+
+    def _undo_for(self, session_id: str) -> Callable[[], None]:
+        """A function that puts ``session_id`` back the way it is now."""
+        length = len(self._logs.get(session_id, ()))
+        head = self._heads.get(session_id)
+        snapshot = self._snapshots.get(session_id)
+
+        def undo() -> None:
             self._forget_requests(session_id, after_version=length)
             if session_id in self._logs:
                 del self._logs[session_id][length:]
@@ -57,7 +84,8 @@ class MemoryEventStore:
                 self._snapshots.pop(session_id, None)
             else:
                 self._snapshots[session_id] = snapshot
-            raise
+
+        return undo
 
     async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
         self._check_open()

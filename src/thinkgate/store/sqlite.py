@@ -87,7 +87,7 @@ class SqliteEventStore:
         self.url = url or f"sqlite:///{self.path}"
         self.create = create
         self._db: sqlite3.Connection | None = None
-        self._exclusive_owner: object | None = None
+        self._owner: object | None = None  # the task whose write transaction is open
 
     async def open(self) -> None:
         if not self.create and not self.path.is_file():
@@ -172,14 +172,17 @@ class SqliteEventStore:
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
         """A write transaction (taking the write lock up front); store failures become ``StoreError``.
 
-        Inside ``exclusive``, the same task joins the section's transaction instead.
+        Re-entrant for the task that holds it: inside ``write_batch`` or ``exclusive``, the same
+        task's writes join the open transaction and commit with it.
         """
         db = self.db
-        if self._exclusive_owner is not None and self._exclusive_owner is _current_task():
+        task = _current_task()
+        if self._owner is not None and self._owner is task:
             yield db
             return
         try:
             db.execute("BEGIN IMMEDIATE")
+            self._owner = task
             try:
                 yield db
                 db.execute("COMMIT")
@@ -187,6 +190,8 @@ class SqliteEventStore:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
+            finally:
+                self._owner = None
         except sqlite3.Error as exc:
             raise StoreError(f"{what} failed: {exc}") from exc
 
@@ -195,11 +200,14 @@ class SqliteEventStore:
         # SQLite has one writer at a time: holding the write lock across read-decide-append
         # serialises writers of every process in the database, so none of them can conflict.
         with self._transaction(f"writing session {session_id!r}"):
-            self._exclusive_owner = _current_task()
-            try:
-                yield
-            finally:
-                self._exclusive_owner = None
+            yield
+
+    @asynccontextmanager
+    async def write_batch(self) -> AsyncIterator[None]:
+        # Group commit: one transaction, one WAL append and (with durability full) one fsync
+        # for every call in the batch.
+        with self._transaction("writing a batch of events"):
+            yield
 
     async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
         with self._transaction(f"append to session {session_id!r}") as db:
