@@ -183,14 +183,16 @@ class Engine:
             try:
                 await self._write(batch)
             finally:
-                self._writing = False
                 if self._queue:
+                    # Hand the writer role to a task that writes what queued up meanwhile;
+                    # `_writing` stays set until it is done, so batches never overlap.
                     self._drainer = asyncio.ensure_future(self._drain())
+                else:
+                    self._writing = False
         return [c.outcome if c.outcome is not None else InternalError("the call was not run") for c in batch]
 
     async def _drain(self) -> None:
-        """Write the batches that queued up behind a running one, merged."""
-        self._writing = True
+        """Write the batches that queued up behind a running one, merged (holding the writer role)."""
         try:
             while self._queue:
                 waiting, self._queue = self._queue, []
@@ -250,7 +252,12 @@ class Engine:
         for _ in range(CONFLICT_RETRIES):
             base = await self.load(session_id)
             if base is None:
-                await self._check_session_cap()
+                try:
+                    await self._check_session_cap()
+                except LimitExceeded as exc:
+                    for call in group:  # this session cannot be created; the batch's others go on
+                        call.outcome, call.pending = exc, False
+                    return None
             state = base
             now = self.clock()
             new_events: list[NewEvent] = []

@@ -23,7 +23,7 @@ class MemoryEventStore:
         self._requests: dict[tuple[str, str], int] = {}  # (session, request id) -> version
         self._thoughts: dict[tuple[str, str], int] = {}  # (session, thought id) -> version
         self._closed = False
-        self._batch_undo: list[Callable[[], None]] | None = None
+        self._undo_log: list[Callable[[], None]] | None = None  # open while a section is
 
     async def open(self) -> None:
         self._closed = False
@@ -35,49 +35,72 @@ class MemoryEventStore:
         if self._closed:
             raise StoreError("the store is closed")
 
+    # Transactions: while an exclusive section or a batch is open, every change first records
+    # how to undo it (an undo log, as in a database); a failing section undoes its own part,
+    # a failing batch all of it.
+
     @asynccontextmanager
     async def exclusive(self, session_id: str) -> AsyncIterator[None]:
         # Every method completes without yielding to the event loop, so a single call is
-        # already atomic and the engine's per-session lock orders this process's writers.
-        # Like a database transaction, a failing section leaves the session as it found it.
-        undo = self._undo_for(session_id)
-        try:
+        # already atomic and the engine runs one write batch at a time.
+        async with self._section():
             yield
-        except BaseException:
-            undo()
-            raise
-        if self._batch_undo is not None:
-            # Inside write_batch: a later failure of the batch undoes this section too.
-            self._batch_undo.append(undo)
 
     @asynccontextmanager
     async def write_batch(self) -> AsyncIterator[None]:
-        if self._batch_undo is not None:  # nested: part of the enclosing batch
+        async with self._section():
             yield
-            return
-        self._batch_undo = []
+
+    @asynccontextmanager
+    async def _section(self) -> AsyncIterator[None]:
+        outermost = self._undo_log is None
+        if outermost:
+            self._undo_log = []
+        log = self._undo_log
+        assert log is not None
+        mark = len(log)
         try:
             yield
         except BaseException:
-            for undo in reversed(self._batch_undo):
+            for undo in reversed(log[mark:]):
                 undo()
+            del log[mark:]
             raise
         finally:
-            self._batch_undo = None
+            if outermost:
+                self._undo_log = None
 
-    def _undo_for(self, session_id: str) -> Callable[[], None]:
-        """A function that puts ``session_id`` back the way it is now."""
-        length = len(self._logs.get(session_id, ()))
+    def _record_undo(self, session_id: str, *, whole: bool = False) -> None:
+        """Inside a section: remember how to put ``session_id`` back the way it is now."""
+        if self._undo_log is None:
+            return
+        log = self._logs.get(session_id)
+        length = len(log) if log is not None else 0
         head = self._heads.get(session_id)
         snapshot = self._snapshots.get(session_id)
+        # Index entries are kept only when they are about to be dropped wholesale (a delete).
+        indexes = (
+            [
+                (index, key, v)
+                for index in (self._requests, self._thoughts)
+                for key, v in index.items()
+                if key[0] == session_id
+            ]
+            if whole
+            else []
+        )
 
         def undo() -> None:
             self._forget_requests(session_id, after_version=length)
-            if session_id in self._logs:
-                del self._logs[session_id][length:]
+            for index, key, version in indexes:
+                index[key] = version
+            if log is None:
+                self._logs.pop(session_id, None)
+            else:
+                del log[length:]
+                self._logs[session_id] = log
             if head is None:
                 self._heads.pop(session_id, None)
-                self._logs.pop(session_id, None)
             else:
                 self._heads[session_id] = head
             if snapshot is None:
@@ -85,7 +108,7 @@ class MemoryEventStore:
             else:
                 self._snapshots[session_id] = snapshot
 
-        return undo
+        self._undo_log.append(undo)
 
     async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
         self._check_open()
@@ -99,6 +122,7 @@ class MemoryEventStore:
         for new in events:
             if new.request_id is not None and (session_id, new.request_id) in self._requests:
                 raise StoreError(f"request id {new.request_id!r} is already used in session {session_id!r}")
+        self._record_undo(session_id)
         for new, event in zip(events, stored, strict=True):
             if new.request_id is not None:
                 self._requests[(session_id, new.request_id)] = event.version
@@ -153,6 +177,7 @@ class MemoryEventStore:
 
     async def delete_session(self, session_id: str) -> bool:
         self._check_open()
+        self._record_undo(session_id, whole=True)
         self._logs.pop(session_id, None)
         self._snapshots.pop(session_id, None)
         self._forget_requests(session_id, after_version=0)
@@ -165,6 +190,7 @@ class MemoryEventStore:
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         self._check_open()
+        self._record_undo(snapshot.session_id)
         current = self._snapshots.get(snapshot.session_id)
         if snapshot.session_id in self._heads and (current is None or snapshot.version > current.version):
             self._snapshots[snapshot.session_id] = snapshot

@@ -178,7 +178,10 @@ class SqliteEventStore:
         db = self.db
         task = _current_task()
         if self._owner is not None and self._owner is task:
-            yield db
+            try:
+                yield db
+            except sqlite3.Error as exc:
+                raise StoreError(f"{what} failed: {exc}") from exc
             return
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -199,8 +202,21 @@ class SqliteEventStore:
     async def exclusive(self, session_id: str) -> AsyncIterator[None]:
         # SQLite has one writer at a time: holding the write lock across read-decide-append
         # serialises writers of every process in the database, so none of them can conflict.
-        with self._transaction(f"writing session {session_id!r}"):
-            yield
+        what = f"writing session {session_id!r}"
+        if self._owner is None or self._owner is not _current_task():
+            with self._transaction(what):
+                yield
+            return
+        # Inside a batch: a savepoint, so a failing section leaves its session as it was.
+        with self._transaction(what) as db:
+            db.execute("SAVEPOINT section")
+            try:
+                yield
+            except BaseException:
+                db.execute("ROLLBACK TO section")
+                db.execute("RELEASE section")
+                raise
+            db.execute("RELEASE section")
 
     @asynccontextmanager
     async def write_batch(self) -> AsyncIterator[None]:
