@@ -8,7 +8,7 @@ a second engine sharing the one store object.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -735,13 +735,13 @@ async def test_verify_ignores_events_appended_after_it_read_the_head(sqlite_rig:
 
 
 class _CommitFails(SqliteEventStore):
-    """A real SQLite store whose next exclusive section fails at commit time (like SQLITE_FULL)."""
+    """A real SQLite store whose next write batch fails at commit time (like SQLITE_FULL)."""
 
     fail_next = False
 
     @asynccontextmanager
-    async def exclusive(self, session_id: str) -> AsyncIterator[None]:
-        async with super().exclusive(session_id):
+    async def write_batch(self, session_ids: Collection[str] = ()) -> AsyncIterator[None]:
+        async with super().write_batch(session_ids):
             yield
             if self.fail_next:
                 self.fail_next = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from itertools import pairwise
 from pathlib import Path
@@ -54,8 +54,8 @@ class _MemoryFailsAtCommit(MemoryEventStore):
     fail_next = False
 
     @asynccontextmanager
-    async def write_batch(self) -> AsyncIterator[None]:
-        async with super().write_batch():
+    async def write_batch(self, session_ids: Collection[str] = ()) -> AsyncIterator[None]:
+        async with super().write_batch(session_ids):
             yield
             if self.fail_next:
                 self.fail_next = False
@@ -68,8 +68,8 @@ class _SqliteFailsAtCommit(SqliteEventStore):
     fail_next = False
 
     @asynccontextmanager
-    async def write_batch(self) -> AsyncIterator[None]:
-        async with super().write_batch():
+    async def write_batch(self, session_ids: Collection[str] = ()) -> AsyncIterator[None]:
+        async with super().write_batch(session_ids):
             yield
             if self.fail_next:
                 self.fail_next = False
@@ -93,12 +93,12 @@ class _SuspendingStore(MemoryEventStore):
         return await super().append(session_id, expected_version, events)
 
     @asynccontextmanager
-    async def write_batch(self) -> AsyncIterator[None]:
+    async def write_batch(self, session_ids: Collection[str] = ()) -> AsyncIterator[None]:
         self.batches += 1
         self.open_batches += 1
         self.peak_open_batches = max(self.peak_open_batches, self.open_batches)
         try:
-            async with super().write_batch():
+            async with super().write_batch(session_ids):
                 yield
         finally:
             self.open_batches -= 1

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from thinkgate.domain.chain import canonical
 from thinkgate.domain.events import Event, HistoryCleared, SessionCreated, ThoughtRecorded
 from thinkgate.domain.safety import scan_text
-from thinkgate.domain.state import SessionState
+from thinkgate.domain.state import SessionState, thought_id
 from thinkgate.errors import (
     IdempotencyConflict,
     InvalidInput,
@@ -33,6 +33,16 @@ _CONCLUSION = re.compile(
     r"(?:this|that) (?:solves|answers) (?:it|the (?:problem|question)))\b",
     re.IGNORECASE,
 )
+# Every phrase of _CONCLUSION contains one of these: the regex runs only when one occurs
+# (a casefolded substring test costs well under a microsecond; the regex several).
+_CONCLUSION_WORDS = ("answer", "conclu", "summar", "result", "solution", "solves")
+
+
+def _concludes(tail: str) -> bool:
+    folded = tail.casefold()
+    return any(word in folded for word in _CONCLUSION_WORDS) and _CONCLUSION.search(tail) is not None
+
+
 # After this many thoughts in a row without a branch or revision, nudge towards an alternative.
 LINEAR_RUN_NUDGE = 6
 MAX_REQUEST_ID_LENGTH = 200
@@ -65,8 +75,17 @@ class RecordThought:
 
     def digest(self) -> str:
         """A fingerprint of the arguments, to tell a true retry from a reused request id."""
-        data = asdict(self)
-        data.pop("request_id")
+        data = {
+            "thought": self.thought,
+            "thought_number": self.thought_number,
+            "total_thoughts": self.total_thoughts,
+            "next_thought_needed": self.next_thought_needed,
+            "is_revision": self.is_revision,
+            "revises_thought": self.revises_thought,
+            "branch_from_thought": self.branch_from_thought,
+            "branch_id": self.branch_id,
+            "needs_more_thoughts": self.needs_more_thoughts,
+        }
         return hashlib.sha256(canonical(data)).hexdigest()[:32]
 
 
@@ -187,14 +206,14 @@ def _record(state: SessionState, cmd: RecordThought, limits: Limits, revised_tex
         assigned_branch = True
     is_revision = bool(cmd.is_revision) or cmd.revises_thought is not None
     seq = state.seq + 1
-    thought_id = f"t{seq}"
+    new_id = thought_id(seq)
     total = max(cmd.total_thoughts, cmd.thought_number)
-    parent = state.numbers.get(cmd.branch_from_thought) if cmd.branch_from_thought else state.last_thought_id
+    parent = thought_id(state.numbers[cmd.branch_from_thought]) if cmd.branch_from_thought else state.last_thought_id
     history_length = state.history_length + 1
     branches = list(state.branches)
     # As in the official server, a branch is opened only by branchFromThought; a branchId
     # alone tags the thought (history can filter on it) without opening a branch.
-    if cmd.branch_from_thought is not None and branch_id not in state.branch_set:
+    if cmd.branch_from_thought is not None and branch_id is not None and branch_id not in state.branches:
         branches.append(branch_id)
     result: dict[str, Any] = {
         "thoughtNumber": cmd.thought_number,
@@ -203,7 +222,7 @@ def _record(state: SessionState, cmd: RecordThought, limits: Limits, revised_tex
         "branches": branches,
         "thoughtHistoryLength": history_length,
         "sessionId": state.session_id,
-        "thoughtId": thought_id,
+        "thoughtId": new_id,
     }
     if branch_id is not None:
         result["branchId"] = branch_id
@@ -212,7 +231,7 @@ def _record(state: SessionState, cmd: RecordThought, limits: Limits, revised_tex
     result["warnings"] = warnings
     result["feedback"] = _feedback(state, cmd, is_revision, scan.text, revised_text)
     return ThoughtRecorded(
-        thought_id=thought_id,
+        thought_id=new_id,
         seq=seq,
         content=scan.text,
         thought_number=cmd.thought_number,
@@ -244,7 +263,7 @@ def _existing(state: SessionState) -> str:
 
 def _new_branch_id(state: SessionState, branch_from: int) -> str:
     n = len(state.branches) + 1
-    while f"branch-{branch_from}-{n}" in state.branch_set:
+    while f"branch-{branch_from}-{n}" in state.branches:
         n += 1
     return f"branch-{branch_from}-{n}"
 
@@ -273,7 +292,7 @@ def _feedback(
             f"This revision repeats thought {cmd.revises_thought} without changing it: "
             "say what was wrong and what replaces it."
         )
-    if cmd.next_thought_needed and _CONCLUSION.search(text[-400:]):
+    if cmd.next_thought_needed and _concludes(text[-400:]):
         out.append(
             "This thought reads like a conclusion: if the chain is done, send nextThoughtNeeded=false "
             "and give your answer."

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 import weakref
 from asyncio import Lock
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -24,7 +24,7 @@ import orjson
 from thinkgate.domain.chain import ChainBreak, verify_chain
 from thinkgate.domain.events import Event, HistoryCleared, ThoughtRecorded, event_from_payload
 from thinkgate.domain.ids import check_session_id
-from thinkgate.domain.state import SessionState, apply
+from thinkgate.domain.state import SessionState, apply, thought_id
 from thinkgate.domain.thinking import CLEAR_DIGEST, ClearHistory, Command, Decision, Limits, RecordThought, decide
 from thinkgate.engine.cache import StateCache
 from thinkgate.errors import (
@@ -45,15 +45,26 @@ __all__ = ["Engine", "EngineConfig", "HistoryPage", "SessionPage", "utc_now"]
 
 log = logging.getLogger("thinkgate.engine")
 
-SNAPSHOT_FORMAT = 2  # 2: request ids moved out of the state into the store's index
+SNAPSHOT_FORMAT = 3  # 2: request ids moved out of the state into the store's index; 3: numbers map to seqs
 CONFLICT_RETRIES = 8
 MAX_PAGE = 500
 _LOAD_BATCH = 2000
 
 
+_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
+
 def utc_now() -> str:
-    """The current time as an ISO-8601 UTC string with milliseconds."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The current time as an ISO-8601 UTC string with milliseconds (``2026-11-26T09:47:05.123Z``).
+
+    Formats the date and time once per second (``datetime.isoformat`` costs ~3 µs a call
+    on the write path; this ~0.4 µs).
+    """
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        _second[0], _second[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_second[1]}.{int((now - second) * 1000):03d}Z"
 
 
 def new_session_id() -> str:
@@ -218,10 +229,9 @@ class Engine:
             by_session.setdefault(call.session_id, []).append(call)
         staged: list[SessionState] = []
         try:
-            async with self.store.write_batch():
+            async with self.store.write_batch(by_session.keys()):
                 for session_id, group in by_session.items():
-                    async with self.store.exclusive(session_id):
-                        state = await self._write_group(session_id, group)
+                    state = await self._write_group(session_id, group)
                     if state is not None:
                         staged.append(state)
         except ThinkGateError as exc:
@@ -246,11 +256,11 @@ class Engine:
     async def _write_group(self, session_id: str, group: list[_Call]) -> SessionState | None:
         """Decide a session's calls in order and append their events; the new state, if any.
 
-        Inside the store's exclusive section no other process can write this session, so a
+        Inside the store's write batch no other process can write this session, so a
         conflict (our cached state was stale) is resolved by the first reload.
         """
         for _ in range(CONFLICT_RETRIES):
-            base = await self.load(session_id)
+            base = await self._load(session_id)
             if base is None:
                 try:
                     await self._check_session_cap()
@@ -326,12 +336,13 @@ class Engine:
         """The text of the thought a revision revises (for feedback), looked up by its id."""
         if state is None or not isinstance(command, RecordThought) or command.revises_thought is None:
             return None
-        thought_id = state.numbers.get(command.revises_thought)
-        if thought_id is None:
+        seq = state.numbers.get(command.revises_thought)
+        if seq is None:
             return None
-        if thought_id in batch_texts:
-            return batch_texts[thought_id]
-        row = await self.store.find_thought(session_id, thought_id)
+        revised = thought_id(seq)
+        if revised in batch_texts:
+            return batch_texts[revised]
+        row = await self.store.find_thought(session_id, revised)
         return str(row.data().get("content", "")) if row is not None else None
 
     async def _seen(self, session_id: str, request_id: str | None) -> tuple[int, str] | None:
@@ -382,6 +393,9 @@ class Engine:
         and is reloaded. Reads that must see other processes' writes use ``current``.
         """
         check_session_id(session_id)
+        return await self._load(session_id)
+
+    async def _load(self, session_id: str) -> SessionState | None:
         state = self.cache.get(session_id)
         if state is not None:
             return state

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -101,11 +101,13 @@ class EventStore(Protocol):
         """
         ...
 
-    def write_batch(self) -> AbstractAsyncContextManager[None]:
-        """Group the exclusive sections and appends made inside (by the same task) into one commit.
+    def write_batch(self, session_ids: Collection[str] = ()) -> AbstractAsyncContextManager[None]:
+        """Group the appends and exclusive sections made inside (by the same task) into one commit.
 
-        Either everything written inside is kept when the batch ends, or, if it fails, none
-        of it is: the group commit behind every write of the engine.
+        While it is open, no other writer (in any process) writes ``session_ids``: like an
+        ``exclusive`` section on each of them. Either everything written inside is kept when
+        the batch ends, or, if it fails, none of it is: the group commit behind every write
+        of the engine.
         """
         ...
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 
 from thinkgate.domain.chain import GENESIS_HASH
@@ -47,7 +47,7 @@ class MemoryEventStore:
             yield
 
     @asynccontextmanager
-    async def write_batch(self) -> AsyncIterator[None]:
+    async def write_batch(self, session_ids: Collection[str] = ()) -> AsyncIterator[None]:
         async with self._section():
             yield
 
