@@ -93,7 +93,7 @@ class ServerSpec:
 
     def describe(self) -> str:
         prefix = " ".join(f"{k}={v}" for k, v in self.env)
-        return (prefix + " " if prefix else "") + shlex.join(self.argv)
+        return (prefix + " " if prefix else "") + shlex.join(a.replace("{python}", sys.executable) for a in self.argv)
 
 
 def is_error(msg: dict[str, Any]) -> bool:
@@ -126,6 +126,8 @@ class StdioServer:
         self._wfd = self.proc.stdin.fileno()
         self._rfd = self.proc.stdout.fileno()
         self._buf = b""
+        self._poller = select.poll()
+        self._poller.register(self._rfd, select.POLLIN)
         self._next_id = 1
         self.notifications = 0
         self.first_error: dict[str, Any] | None = None
@@ -150,8 +152,8 @@ class StdioServer:
     def send(self, obj: dict[str, Any]) -> None:
         self._write_all(orjson.dumps(obj) + b"\n")
 
-    def _read_chunk(self, poller: select.poll) -> bytes:
-        if not poller.poll(READ_TIMEOUT_S * 1000):
+    def _read_chunk(self) -> bytes:
+        if not self._poller.poll(READ_TIMEOUT_S * 1000):
             raise BenchError(f"{self.spec.name}: no output from the server for {READ_TIMEOUT_S:.0f} s")
         chunk = os.read(self._rfd, 1 << 16)
         if not chunk:
@@ -180,12 +182,10 @@ class StdioServer:
         return msg
 
     def wait_for(self, rid: int) -> dict[str, Any]:
-        poller = select.poll()
-        poller.register(self._rfd, select.POLLIN)
         while True:
             nl = self._buf.find(b"\n")
             while nl < 0:
-                self._buf += self._read_chunk(poller)
+                self._buf += self._read_chunk()
                 nl = self._buf.find(b"\n")
             line, self._buf = self._buf[:nl], self._buf[nl + 1 :]
             if not line.strip():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import datetime as dt
 import gc
 import hashlib
@@ -171,10 +170,22 @@ def bench_decide(stack: ExitStack, tmp: Path) -> Case:
 def bench_apply(stack: ExitStack, tmp: Path) -> Case:
     state, _ = session_after(10)
     event = decide(state, command(11), session_id=SESSION, now=NOW, limits=Limits()).events[-1]
+    fields = state.to_snapshot()
+
+    def new_dict() -> dict[str, Any]:
+        return {
+            **fields,
+            "version": fields["version"] + 1,
+            "seq": fields["seq"] + 1,
+            "history_length": fields["history_length"] + 1,
+            "last_thought_id": "t11",
+            "linear_run": fields["linear_run"] + 1,
+        }
+
     return Case(
         op=timer(lambda: apply(state, event)),
-        reference="dataclasses.replace(state, version=v + 1): the cheapest immutable update of that state",
-        ref=timer(lambda: dataclasses.replace(state, version=state.version + 1)),
+        reference="a new plain dict of the same state fields with the same five changed",
+        ref=timer(new_dict),
     )
 
 

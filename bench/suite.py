@@ -598,14 +598,14 @@ def configure(a: argparse.Namespace) -> tuple[Config, dict[str, ServerSpec], lis
     workloads = list(WORKLOADS)
     if a.only:
         items = [x.strip() for x in a.only.split(",") if x.strip()]
+        if TG_FULL in items:  # the --durability full server exists only for the durability workload
+            items += [TG, "durability"]
         unknown = [x for x in items if x not in servers and x not in WORKLOADS]
         if unknown:
             raise SystemExit(f"error: --only: unknown {unknown}; servers {selectable}, workloads {list(WORKLOADS)}")
         chosen = [x for x in items if x in servers and x != TG_FULL]
         if chosen:
             selectable = [n for n in selectable if n in chosen]
-        if TG_FULL in items and TG not in selectable:
-            selectable.insert(0, TG)
         workloads = [w for w in WORKLOADS if w in items] or workloads
     picked = {n: servers[n] for n in selectable}
     picked[TG_FULL] = servers[TG_FULL]
