@@ -268,4 +268,5 @@ async def test_a_file_at_schema_version_1_is_migrated_in_place(tmp_path: Path, r
     versions = [r[0] for r in check.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert versions == list(range(1, SCHEMA_VERSION + 1))
     indexes = {r[0] for r in check.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert "sessions_recent" in indexes
+    assert "events_request" in indexes  # added by migration 2
+    assert "sessions_recent" not in indexes  # added by 2, dropped by 3

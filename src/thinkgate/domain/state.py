@@ -44,6 +44,15 @@ class SessionState:
     linear_run: int = 0
     last_next_needed: bool = True
     history_start: int = 0  # version of the last history_cleared event (0: never cleared)
+    markers: tuple[int, ...] = (1,)  # versions of the events that are not thoughts (creation, clears)
+
+    def version_of(self, seq: int) -> int:
+        """The log version of the session's ``seq``-th thought (the store reads it by primary key)."""
+        version = seq
+        for marker in self.markers:
+            if marker <= version:
+                version += 1
+        return version
 
     def approx_size(self) -> int:
         """A rough byte count of this state in memory, for the hot-session cache."""
@@ -64,6 +73,7 @@ class SessionState:
             "linear_run": self.linear_run,
             "last_next_needed": self.last_next_needed,
             "history_start": self.history_start,
+            "markers": list(self.markers),
         }
 
     @classmethod
@@ -101,7 +111,14 @@ class SessionState:
             linear_run=field("linear_run", int),
             last_next_needed=field("last_next_needed", bool),
             history_start=field("history_start", int),
+            markers=tuple(_markers(field("markers", list))),
         )
+
+
+def _markers(values: list[Any]) -> list[int]:
+    if not values or not all(type(v) is int for v in values) or values != sorted(set(values)):
+        raise ValueError("snapshot field 'markers' is malformed")
+    return values
 
 
 def apply(state: SessionState | None, event: Event) -> SessionState:
@@ -132,6 +149,7 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
             0 if forks else state.linear_run + 1,
             event.next_thought_needed,
             state.history_start,
+            state.markers,
         )
     if isinstance(event, SessionCreated):
         if state is not None:
@@ -154,6 +172,7 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
             0,
             True,
             version,
+            (*state.markers, version),
         )
     raise ValueError(f"unknown event {event!r}")
 

@@ -45,7 +45,7 @@ __all__ = ["Engine", "EngineConfig", "HistoryPage", "SessionPage", "utc_now"]
 
 log = logging.getLogger("thinkgate.engine")
 
-SNAPSHOT_FORMAT = 3  # 2: request ids moved out of the state into the store's index; 3: numbers map to seqs
+SNAPSHOT_FORMAT = 4  # 2: request ids moved to the store's index; 3: numbers map to seqs; 4: markers
 CONFLICT_RETRIES = 8
 MAX_PAGE = 500
 _LOAD_BATCH = 2000
@@ -342,8 +342,11 @@ class Engine:
         revised = thought_id(seq)
         if revised in batch_texts:
             return batch_texts[revised]
-        row = await self.store.find_thought(session_id, revised)
-        return str(row.data().get("content", "")) if row is not None else None
+        rows = await self.store.read(session_id, state.version_of(seq), limit=1)
+        if not rows or rows[0].type != ThoughtRecorded.TYPE:
+            return None
+        data = rows[0].data()
+        return str(data["content"]) if data.get("thought_id") == revised else None
 
     async def _seen(self, session_id: str, request_id: str | None) -> tuple[int, str] | None:
         """The version and argument digest of the call that used ``request_id`` before, if any."""

@@ -22,7 +22,7 @@ class NewEvent:
     payload: dict[str, Any]
     recorded_at: str
     request_id: str | None = None  # the caller's idempotency key, indexed for ``find_request``
-    thought_id: str | None = None  # the thought the event records, indexed for ``find_thought``
+    thought_id: str | None = None  # the thought the event records (``find_thought``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +129,8 @@ class EventStore(Protocol):
         ...
 
     async def find_thought(self, session_id: str, thought_id: str) -> StoredEvent | None:
-        """The event that recorded ``thought_id`` in this session, if any."""
+        """The event that recorded ``thought_id`` in this session, if any (SQLite: scans the session; the
+        engine reads thoughts by version instead)."""
         ...
 
     async def session(self, session_id: str) -> SessionInfo | None:
