@@ -1,5 +1,5 @@
 """``python -m thinkgate``: the same as the ``thinkgate`` command."""
 
-from thinkgate.cli.main import main
+from thinkgate.cli.entry import main
 
 main()

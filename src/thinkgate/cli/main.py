@@ -109,18 +109,9 @@ def serve(
     ] = None,
 ) -> None:
     """Serve MCP over stdio (for an MCP client to launch). Logs go to stderr."""
-    from thinkgate.app import run_stdio
+    from thinkgate.cli.entry import serve as run_serve
 
-    settings = _settings(store, durability.value if durability else None)
-    if settings.durability == "full" and settings.resolved_store_url().startswith("memory:"):
-        typer.echo("warning: --durability full has no effect on a memory:// store (nothing is kept)", err=True)
-    if sys.stdin.isatty():
-        typer.echo(
-            f"thinkgate {__version__}: serving MCP on stdio (store {settings.resolved_store_url()}).\n"
-            "An MCP client should launch this command; see `thinkgate config --help`. Ctrl-D to stop.",
-            err=True,
-        )
-    asyncio.run(run_stdio(settings))
+    run_serve(store, durability.value if durability else None)
 
 
 @app.command()
