@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 __all__ = [
+    "RESULT_ORDER",
     "Event",
     "HistoryCleared",
     "SessionCreated",
@@ -30,6 +31,21 @@ class SessionCreated:
 
     def to_payload(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "created_at": self.created_at, "mode": self.mode}
+
+
+# The key order of a ``sequentialthinking`` result: the official server's fields, then ThinkGate's.
+RESULT_ORDER = (
+    "thoughtNumber",
+    "totalThoughts",
+    "nextThoughtNeeded",
+    "branches",
+    "thoughtHistoryLength",
+    "sessionId",
+    "thoughtId",
+    "branchId",
+    "warnings",
+    "feedback",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +126,10 @@ def event_from_payload(type_: str, payload: Mapping[str, Any]) -> Event:
     data = dict(payload)
     if cls is ThoughtRecorded:
         data["warnings"] = tuple(data.get("warnings", ()))
+        result = data.get("result")
+        if isinstance(result, dict):
+            # Stored canonically (sorted keys); a retried call must get the first answer's order back.
+            data["result"] = {k: result[k] for k in RESULT_ORDER if k in result} | result
     try:
         return cls(**data)
     except TypeError as exc:
