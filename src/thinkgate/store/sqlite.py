@@ -72,6 +72,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP INDEX events_thought",
         "DROP INDEX sessions_recent",
     ),
+    (
+        # Events and snapshots become rowid tables. A WITHOUT ROWID table stores whole rows in
+        # its primary-key B-tree, which SQLite advises against for rows over ~1/20 of a page;
+        # an event is ~1 KiB. Measured (BENCHMARKS.md): a one-event insert took ~100 µs
+        # WITHOUT ROWID and ~50 µs as a rowid table with a unique (session_id, version) index.
+        """CREATE TABLE events_v4 (
+            id INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            request_id TEXT,
+            thought_id TEXT,
+            UNIQUE (session_id, version)
+        )""",
+        "INSERT INTO events_v4 (session_id, version, type, recorded_at, payload, prev_hash, hash, request_id, "
+        "thought_id) SELECT session_id, version, type, recorded_at, payload, prev_hash, hash, request_id, thought_id "
+        "FROM events ORDER BY session_id, version",
+        "DROP TABLE events",
+        "ALTER TABLE events_v4 RENAME TO events",
+        "CREATE UNIQUE INDEX events_request ON events (session_id, request_id) WHERE request_id IS NOT NULL",
+        """CREATE TABLE snapshots_v4 (
+            session_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            state BLOB NOT NULL
+        )""",
+        "INSERT INTO snapshots_v4 (session_id, version, state) SELECT session_id, version, state FROM snapshots",
+        "DROP TABLE snapshots",
+        "ALTER TABLE snapshots_v4 RENAME TO snapshots",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
