@@ -133,7 +133,12 @@ def initialize(version: str = "2025-06-18", n: int = 1) -> dict[str, Any]:
 
 
 def call(n: int | str, arguments: Any, name: str = "sequentialthinking", **extra: Any) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": name, "arguments": arguments, **extra}}
+    return {
+        "jsonrpc": "2.0",
+        "id": n,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments, **extra},
+    }
 
 
 def request(n: int | str, method: str, params: Any = None) -> dict[str, Any]:
@@ -158,7 +163,9 @@ def test_handshake_and_lists_are_identical_for_every_protocol_version(version: s
     try:
         servers.same(request(0, "ping"))  # before initialize too
         answer = servers.same(initialize(version))
-        assert answer["result"]["protocolVersion"] == (version if version < "2026" and version > "2000" else "2025-11-25")
+        assert answer["result"]["protocolVersion"] == (
+            version if version < "2026" and version > "2000" else "2025-11-25"
+        )
         servers.notify({"jsonrpc": "2.0", "method": "notifications/initialized"})
         for n, method in enumerate(("tools/list", "prompts/list", "resources/list", "resources/templates/list"), 2):
             assert "result" in servers.same(request(n, method))
@@ -187,7 +194,7 @@ THOUGHT = {"thought": "Consider the cache.", "nextThoughtNeeded": True, "thought
 
 FIXED: list[Any] = [
     call(100, THOUGHT),
-    call(101, {**THOUGHT, "thoughtNumber": 2, "thought": "Wait — revisit: naïve ☃ \u2028 \u0000 \"q\" </script>"}),
+    call(101, {**THOUGHT, "thoughtNumber": 2, "thought": 'Wait — revisit: naïve ☃ \u2028 \u0000 "q" </script>'}),
     call(102, {**THOUGHT, "thoughtNumber": 3, "branchFromThought": 1, "branchId": "alt-β"}),
     call(103, {**THOUGHT, "thoughtNumber": 4, "branchFromThought": 2}),
     call(104, {**THOUGHT, "thoughtNumber": 2, "isRevision": True, "revisesThought": 2, "thought": "WAIT — REVISIT"}),

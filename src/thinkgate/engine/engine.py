@@ -281,7 +281,11 @@ class Engine:
                 seen = requests.get(rid) if rid is not None else None
                 if seen is None and rid is not None and base is not None:
                     seen = await self._seen(session_id, rid)
-                revised = await self._revised_text(session_id, state, command, texts)
+                revised = (
+                    await self._revised_text(session_id, state, command, texts)
+                    if type(command) is RecordThought and command.revises_thought is not None
+                    else None
+                )
                 try:
                     decision: Decision = decide(
                         state,
@@ -304,14 +308,16 @@ class Engine:
                 for event in decision.events:
                     state = apply(state, event)
                     staged[state.version] = event
-                    request_id = getattr(event, "request_id", None)
-                    thought_id = getattr(event, "thought_id", None)
-                    new_events.append(NewEvent(event.TYPE, event.to_payload(), now, request_id, thought_id))
-                    if isinstance(event, ThoughtRecorded):
+                    if type(event) is ThoughtRecorded:
+                        request_id = event.request_id
+                        new_events.append(NewEvent(event.TYPE, event.to_payload(), now, request_id, event.thought_id))
                         texts[event.thought_id] = event.content
                         if request_id is not None:
                             requests[request_id] = (state.version, event.args_digest or "")
-                    elif isinstance(event, HistoryCleared) and request_id is not None:
+                        continue
+                    request_id = event.request_id if type(event) is HistoryCleared else None
+                    new_events.append(NewEvent(event.TYPE, event.to_payload(), now, request_id, None))
+                    if request_id is not None:
                         requests[request_id] = (state.version, CLEAR_DIGEST)
                 call.outcome, call.pending = decision.events[-1], True
             if not new_events:
