@@ -31,7 +31,7 @@ check: $(STAMP)
 
 ## node-deps: the official Node server, Node 22, the TS SDK and the conformance suite (for tests)
 node-deps:
-	bash scripts/node-deps.sh
+	@bash scripts/node-deps.sh
 
 ## test: everything — static checks, then the whole test suite
 test: check node-deps
@@ -43,8 +43,8 @@ pytest: $(STAMP)
 
 ## bench: ThinkGate against the official Node server, a plain SDK server and a floor, then micro-benchmarks (~12 min; BENCH_ARGS="--quick" for a smoke run)
 bench: $(STAMP) node-deps
-	$(BIN)/python -m bench.suite $(BENCH_ARGS)
-	$(BIN)/python -m bench.micro $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
+	@$(BIN)/python -m bench.suite $(BENCH_ARGS)
+	@$(BIN)/python -m bench.micro $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
