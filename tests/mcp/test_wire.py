@@ -158,3 +158,11 @@ def test_an_oversized_line_is_refused_and_the_next_one_answered() -> None:
     answers = run_server([INIT, huge, {"jsonrpc": "2.0", "id": 2, "method": "ping"}])
     assert answers[1]["error"]["code"] == -32600 and answers[1]["id"] is None
     assert answers[2] == {"jsonrpc": "2.0", "id": 2, "result": {}}
+
+
+def test_json_nested_too_deeply_is_a_parse_error_and_the_server_keeps_serving() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000  # the standard library would recurse until it crashed
+    deep_with_surrogate = b'{"a":"\\ud800","b":' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    answers = run_server([INIT, deep, deep_with_surrogate, {"jsonrpc": "2.0", "id": 2, "method": "ping"}])
+    assert [a.get("error", {}).get("code") for a in answers[1:3]] == [-32700, -32700]
+    assert answers[3] == {"jsonrpc": "2.0", "id": 2, "result": {}}

@@ -40,12 +40,18 @@ def loads(line: bytes) -> Any:
     every string inside ThinkGate is valid Unicode.
 
     Raises:
-        ValueError: the line is not JSON.
+        ValueError: the line is not JSON, or nests deeper than orjson's 1,024 levels (the
+            standard library would recurse until Python's stack limit).
     """
     try:
         return orjson.loads(line)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise
+    try:
         return _without_surrogates(json.loads(line))
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _without_surrogates(value: Any) -> Any:
