@@ -179,6 +179,7 @@ def test_handshake_and_lists_are_identical_for_every_protocol_version(version: s
 def test_calls_before_initialize_and_malformed_handshakes_are_identical(tmp_path: Path) -> None:
     servers = Pair(tmp_path)
     try:
+        servers.notify({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})
         servers.same(call(1, {"thought": "early", "nextThoughtNeeded": True, "thoughtNumber": 1, "totalThoughts": 1}))
         servers.same(request(2, "tools/list"))
         servers.same(request(3, "initialize", {"protocolVersion": "2025-06-18"}))  # no capabilities, clientInfo
@@ -249,6 +250,18 @@ FIXED: list[Any] = [
     b'{"jsonrpc":"1.0","id":155,"method":"ping"}',
     b"[1, 2]",
 ]
+
+
+def test_an_initialized_notification_without_a_handshake_is_the_sdks_to_judge(tmp_path: Path) -> None:
+    servers = Pair(tmp_path)
+    try:
+        servers.notify({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        servers.same(
+            call(1, {"thought": "no handshake", "nextThoughtNeeded": True, "thoughtNumber": 1, "totalThoughts": 1})
+        )
+        servers.same(request(2, "tools/list"))
+    finally:
+        servers.close()
 
 
 def test_fixed_corpus_is_identical(pair: Pair) -> None:

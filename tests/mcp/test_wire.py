@@ -82,6 +82,8 @@ def test_a_handshake_and_thoughts_never_import_the_sdk() -> None:
     lines = [
         INIT,
         INITIALIZED,
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 99}},
+        {"jsonrpc": "2.0", "method": "notifications/roots/list_changed"},
         {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
         {"jsonrpc": "2.0", "id": 2, "method": "prompts/list"},
         {"jsonrpc": "2.0", "id": 3, "method": "resources/list"},

@@ -292,6 +292,16 @@ class StdioWire:
                             continue
                 elif self._static(obj, method):
                     continue
+                elif (
+                    self._sdk is None
+                    and "id" not in obj
+                    and type(method) is str
+                    and method != "notifications/initialized"  # without a handshake: the SDK's to judge
+                ):
+                    # A notification (cancelled, progress, roots/list_changed, …) before the SDK
+                    # is needed: it has nothing to act on (every request so far was answered),
+                    # and it never gets an answer, so there is nothing to do.
+                    continue
             # Everything else is the SDK's: the fast calls read before it are written first.
             if hot:
                 await self._run_hot(hot)
