@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from thinkgate.domain.chain import verify_chain
-from thinkgate.errors import ConfigError, SchemaMismatch, StoreError, VersionConflict
+from thinkgate.errors import ConfigError, SchemaMismatch, StoreError, StoreUnavailable, VersionConflict
 from thinkgate.store.base import NewEvent
 from thinkgate.store.memory import MemoryEventStore
 from thinkgate.store.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteEventStore
@@ -270,3 +270,27 @@ async def test_a_file_at_schema_version_1_is_migrated_in_place(tmp_path: Path, r
     indexes = {r[0] for r in check.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "events_request" in indexes  # added by migration 2
     assert "sessions_recent" not in indexes  # added by 2, dropped by 3
+
+
+async def test_a_write_while_another_process_holds_the_lock_is_a_retriable_error(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    async with opened(path) as store:
+        await store.append("s1", 0, [ev(1)])
+    store = SqliteEventStore(path, busy_timeout_ms=50)
+    await store.open()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's write transaction
+    try:
+        try:
+            with pytest.raises(StoreUnavailable) as info:
+                async with store.write_batch(("s1",)):
+                    await store.append("s1", 1, [ev(2)])
+            assert info.value.retriable and info.value.code == "STORE_UNAVAILABLE"
+        finally:
+            await store.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    async with opened(path) as store:  # nothing was written, and the store works
+        assert (await store.session("s1")).version == 1  # type: ignore[union-attr]
+        await store.append("s1", 1, [ev(2)])

@@ -24,7 +24,7 @@ from typing import Any
 import anyio
 
 from thinkgate.domain.chain import GENESIS_HASH
-from thinkgate.errors import SchemaMismatch, StoreError, StoreNotFound, VersionConflict
+from thinkgate.errors import SchemaMismatch, StoreError, StoreNotFound, StoreUnavailable, VersionConflict
 from thinkgate.store.base import NewEvent, SessionInfo, Snapshot, StoredEvent, chain_events
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteEventStore"]
@@ -119,7 +119,13 @@ class SqliteEventStore:
     """Event logs in one SQLite file."""
 
     def __init__(
-        self, path: str | Path, *, durability: str = "normal", url: str | None = None, create: bool = True
+        self,
+        path: str | Path,
+        *,
+        durability: str = "normal",
+        url: str | None = None,
+        create: bool = True,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
@@ -127,6 +133,7 @@ class SqliteEventStore:
         self.durability = durability
         self.url = url or f"sqlite:///{self.path}"
         self.create = create
+        self.busy_timeout_ms = busy_timeout_ms
         self._db: sqlite3.Connection | None = None
         self._owner: object | None = None  # the task whose write transaction is open
 
@@ -145,7 +152,7 @@ class SqliteEventStore:
             except sqlite3.OperationalError as exc:
                 locked = "locked" in str(exc) or "busy" in str(exc)
                 if not locked or time.monotonic() >= deadline:
-                    raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+                    raise _store_error(f"opening SQLite store {self.path}", exc) from exc
             await anyio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.5)
 
@@ -154,7 +161,7 @@ class SqliteEventStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"could not put {self.path} in WAL mode (got {mode!r})")
@@ -227,7 +234,7 @@ class SqliteEventStore:
             try:
                 yield db
             except sqlite3.Error as exc:
-                raise StoreError(f"{what} failed: {exc}") from exc
+                raise _store_error(f"{what}", exc) from exc
             return
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -242,7 +249,7 @@ class SqliteEventStore:
             finally:
                 self._owner = None
         except sqlite3.Error as exc:
-            raise StoreError(f"{what} failed: {exc}") from exc
+            raise _store_error(f"{what}", exc) from exc
 
     @asynccontextmanager
     async def exclusive(self, session_id: str) -> AsyncIterator[None]:
@@ -275,7 +282,7 @@ class SqliteEventStore:
             try:  # inside the caller's transaction (the hot path: no context manager of its own)
                 return self._append(self.db, session_id, expected_version, events)
             except sqlite3.Error as exc:
-                raise StoreError(f"append to session {session_id!r} failed: {exc}") from exc
+                raise _store_error(f"append to session {session_id!r}", exc) from exc
         with self._transaction(f"append to session {session_id!r}") as db:
             return self._append(db, session_id, expected_version, events)
 
@@ -314,7 +321,7 @@ class SqliteEventStore:
                 (session_id, from_version, -1 if limit is None else limit),
             ).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"reading session {session_id!r} failed: {exc}") from exc
+            raise _store_error(f"reading session {session_id!r}", exc) from exc
         return [_event(r) for r in rows]
 
     async def find_request(self, session_id: str, request_id: str) -> StoredEvent | None:
@@ -342,7 +349,7 @@ class SqliteEventStore:
                 (after or "", limit),
             ).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"listing sessions failed: {exc}") from exc
+            raise _store_error("listing sessions", exc) from exc
         return [SessionInfo(*r) for r in rows]
 
     async def recent_sessions(self, limit: int = 100, before: tuple[str, str] | None = None) -> list[SessionInfo]:
@@ -354,7 +361,7 @@ class SqliteEventStore:
                 (updated, sid, limit),
             ).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"listing sessions failed: {exc}") from exc
+            raise _store_error("listing sessions", exc) from exc
         return [SessionInfo(*r) for r in rows]
 
     async def orphan_sessions(self) -> list[str]:
@@ -364,7 +371,7 @@ class SqliteEventStore:
                 "ORDER BY session_id"
             ).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"checking for orphaned events failed: {exc}") from exc
+            raise _store_error("checking for orphaned events", exc) from exc
         return [r[0] for r in rows]
 
     async def count_sessions(self) -> int:
@@ -388,7 +395,7 @@ class SqliteEventStore:
                 (snapshot.session_id, snapshot.version, snapshot.state, snapshot.session_id),
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"saving a snapshot of {snapshot.session_id!r} failed: {exc}") from exc
+            raise _store_error(f"saving a snapshot of {snapshot.session_id!r}", exc) from exc
 
     async def load_snapshot(self, session_id: str) -> Snapshot | None:
         row = self._one("SELECT session_id, version, state FROM snapshots WHERE session_id = ?", (session_id,))
@@ -398,7 +405,7 @@ class SqliteEventStore:
         try:
             row = self.db.execute(sql, args).fetchone()
         except sqlite3.Error as exc:
-            raise StoreError(f"store query failed: {exc}") from exc
+            raise _store_error("store query", exc) from exc
         return row
 
 
@@ -424,7 +431,7 @@ class _Batch:
         try:
             store.db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"writing a batch of events failed: {exc}") from exc
+            raise _store_error("writing a batch of events", exc) from exc
         store._owner = task
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
@@ -441,9 +448,17 @@ class _Batch:
             except sqlite3.Error as failed:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-                raise StoreError(f"writing a batch of events failed: {failed}") from failed
+                raise _store_error("writing a batch of events", failed) from failed
         if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"writing a batch of events failed: {exc}") from exc
+            raise _store_error("writing a batch of events", exc) from exc
+
+
+def _store_error(what: str, exc: sqlite3.Error) -> StoreError:
+    """``what`` failed: retriable (``STORE_UNAVAILABLE``) when another process holds the database's lock."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return StoreUnavailable(f"{what} failed: the database is busy (another process holds its lock); retry")
+    return StoreError(f"{what} failed: {text}")
 
 
 def _current_task() -> object | None:
