@@ -5,12 +5,25 @@ casefold, whitespace collapsed) and only reported; the content is kept. Secrets 
 matched on the original text and replaced by ``[REDACTED:<kind>]``, so nothing stored
 or logged downstream holds them.
 
-Speed: a rule's regex runs only when its substring anchors occur, so benign text costs a
-few dozen ``in`` checks. Possessive quantifiers and bounded lookaheads keep the regexes
-linear on adversarial input. Measured with timeit (CPython 3.11, a shared 2-core VM where
-``sum(range(100))`` takes 0.78 µs): 10 µs for a 200-character benign ASCII thought, 15 µs
-for a non-ASCII one, 22-23 µs for code prose full of trigger words ("ignore", "password:",
-a URL), 0.8 ms for 32 KiB of prose, at most ~15 ms for pathological 32 KiB input.
+Speed: a rule's regex runs only when one of its substring anchors occurs. For ASCII text, and
+text whose other characters leave the anchors of normalised text in place (``_SAFE_RANGES``),
+a prefilter proves that none occurs with 6 literal-led regexes and 8 memchrs; flagged text
+then looks only for the anchors those regexes may have found. A rule's boolean search runs
+one literal-led regex per alternative (``_probes``): sre scans for a literal far faster than
+for the first characters of an alternation. Possessive quantifiers and bounded lookaheads
+keep the regexes linear on adversarial input. Measured before -> after the prefilter
+(CPython 3.11, a shared 2-core VM where ``sum(range(100))`` takes 0.77 µs), as the best of
+repeated timeit runs such as
+
+    python -m timeit -s "from thinkgate.domain.safety import scan_text; T='Step 17: we consider the
+    implications of the constraint on the cache size; the eviction policy has to keep the hot
+    sessions while bounding memory. i=12345 '" "scan_text(T)"
+
+9.4 -> 2.9 µs for that 155-character benign ASCII thought (one timeit run: 3.0-3.2 µs), 68 -> 14
+µs for 2 KiB of benign prose, 15 -> 4.4 µs for a non-ASCII thought, 27 -> 25 µs for code prose
+full of trigger words ("ignore", "password:", a URL), 1.2 -> 0.4 ms for 32 KiB of prose. The
+worst 32 KiB input found takes ~18 ms ("curl " repeated, then "|"); 32 KiB of "#" took 17-22 s
+before the "##" rule was made linear.
 
 Deliberate choices: a mere mention ("the system prompt is configured in config.py") is
 clean; a request aimed at the model ("print your system prompt") is flagged. Homoglyphs
@@ -28,6 +41,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
@@ -55,15 +69,69 @@ class _Rule:
     # The regex runs only if one of ``anchors`` and one substring of each ``also`` group occur.
     anchors: frozenset[str]
     also: tuple[tuple[str, ...], ...]
-    # Case-insensitive secret rules: anchors are looked up in the lowercased text, and
-    # ``gate`` (the same pattern, case-sensitive) screens lowercased ASCII text cheaply.
-    gate: re.Pattern[str] | None = None
+    # Boolean searches: an injection rule's pattern, or a case-insensitive secret rule's
+    # pattern compiled case-sensitively (it screens lowercased ASCII text), split by ``_probes``.
+    probes: tuple[re.Pattern[str], ...] = ()
+    # Case-insensitive secret rules: anchors are looked up in the lowercased text.
+    nocase: bool = False
     # False: an unquoted value of letters only (a name or a type, not a secret) is kept.
     letters_ok: bool = True
 
 
+def _alternatives(pattern: str, start: int = 0) -> tuple[list[str], int]:
+    """The top-level alternatives of ``pattern`` from ``start`` to the ")" closing the group (or the end)."""
+    parts: list[str] = []
+    depth, begin, i = 0, start, start
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 1
+        elif char == "[":
+            i += 2 if pattern.startswith("[^", i) else 1
+            i += pattern[i] == "]"  # a "]" first in a class is literal
+            while pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            if not depth:
+                break
+            depth -= 1
+        elif char == "|" and not depth:
+            parts.append(pattern[begin:i])
+            begin = i + 1
+        i += 1
+    parts.append(pattern[begin:i])
+    return parts, i
+
+
+def _probes(pattern: str, flags: int = 0) -> tuple[re.Pattern[str], ...]:
+    """Regexes that between them find a match wherever ``pattern`` does, each led by a literal.
+
+    sre scans for a literal many times faster than for the first characters of an alternation
+    (a tight loop against a call per character), so a boolean search runs one regex per
+    alternative: the top-level ones, and those of a leading ``(?:A|B)`` distributed over the
+    rest (``(?:A|B)R`` matches wherever ``AR`` or ``BR`` does; A and B capture nothing).
+    """
+    probes: list[str] = []
+    todo, _ = _alternatives(pattern)
+    if len({branch[:1] for branch in todo}) == 1:
+        todo = [pattern]  # sre factors out a first character shared by all alternatives
+    while todo:
+        branch = todo.pop(0)
+        if branch.startswith("(?:"):
+            alternatives, end = _alternatives(branch, 3)
+            rest = branch[end + 1 :]
+            captures = any(re.search(r"\((?!\?[:=!<])|\(\?<(?![=!])", a) for a in alternatives)
+            if len({a[:1] for a in alternatives}) > 1 and not captures and not rest.startswith(("?", "*", "+", "{")):
+                todo[:0] = [alternative + rest for alternative in alternatives]
+                continue
+        probes.append(branch)
+    return tuple(re.compile(probe, flags) for probe in probes)
+
+
 def _inj(kind: str, pattern: str, anchors: tuple[str, ...], *also: tuple[str, ...]) -> _Rule:
-    return _Rule(kind, re.compile(pattern), frozenset(anchors), also)
+    return _Rule(kind, re.compile(pattern), frozenset(anchors), also, _probes(pattern))
 
 
 # Matched against normalised text: casefolded, single spaces, no invisible characters.
@@ -133,7 +201,9 @@ _INJECTION_RULES: tuple[_Rule, ...] = (
         ("<", "inst]"),
     ),
     # Markdown headings are common in thoughts, so "##" gets its own cheap literal-led rule.
-    _inj("fake_role_marker", r"##+ ?(?:system|assistant|human|instructions?) ?:", ("##",)),
+    # It starts only where a run of "#" starts and takes the run whole: "##+" tried at every
+    # "#" of a long run (and given back one by one) was quadratic, 17-22 s on 32 KiB of "#".
+    _inj("fake_role_marker", r"##(?<!###)#*+ ?(?:system|assistant|human|instructions?) ?:", ("##",)),
     _inj(
         "jailbreak",
         r"(?:do anything now\b|(?:dan|jailbreak|god) mode\b|developer mode (?:enabled|activated|output)\b"
@@ -223,9 +293,8 @@ def _secret(
 ) -> _Rule:
     if nocase:
         regex = re.compile(pattern, re.ASCII | re.IGNORECASE)
-        gate = re.compile(pattern, re.ASCII)
-        return _Rule(kind, regex, frozenset(anchors), also, gate, letters_ok)
-    return _Rule(kind, re.compile(pattern, re.ASCII), frozenset(anchors), also, None, letters_ok)
+        return _Rule(kind, regex, frozenset(anchors), also, _probes(pattern, re.ASCII), True, letters_ok)
+    return _Rule(kind, re.compile(pattern, re.ASCII), frozenset(anchors), also, (), False, letters_ok)
 
 
 # Values never start with a redaction marker, so a second scan finds nothing new.
@@ -395,10 +464,162 @@ def _gated(anchors: set[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((gate, tuple(group)) for gate, group in groups.items())
 
 
-# One pass over each anchor list per scan; a benign text usually finds none and stops there.
+# Text with characters outside ``_SAFE_RANGES``: each anchor list is looked through, its
+# rarest anchors only when their gate character occurs.
 _INJECTION_ANCHORS = _gated({a for rule in _INJECTION_RULES for a in rule.anchors})
-_CASED_ANCHORS = _gated({a for rule in _SECRET_RULES if rule.gate is None for a in rule.anchors})
-_LOWER_ANCHORS = _gated({a for rule in _SECRET_RULES if rule.gate is not None for a in rule.anchors})
+_CASED_ANCHORS = _gated({a for rule in _SECRET_RULES if not rule.nocase for a in rule.anchors})
+_LOWER_ANCHORS = _gated({a for rule in _SECRET_RULES if rule.nocase for a in rule.anchors})
+
+# The prefilter. For ASCII text (and text whose other characters are all ``_SAFE_RANGES``),
+# every anchor is looked for in the lowercased text, a space of an injection anchor standing
+# for a run of whitespace (``_normalise`` collapses runs). sre finds one of a set of characters
+# slowly (~7 ns a character here) but one literal fast (~0.5 ns a character, ~20 ns more where
+# it occurs, ~80 ns more if it occurs at all). So the anchors are grouped by the first
+# ``_PIVOTS`` entry they hold (a word of their own if none), and one regex per group finds the
+# pivot and then checks the rest of each anchor there; the rare pivots are looked for with a
+# memchr first. The order was measured on stdlib comments and docstrings: "c", "g", "b", "p"
+# and "dan" take what they can and the frequent "o" the rest: 6 regexes and 7 memchrs, and a
+# memchr for "A" in the text (rarer letters only took 9 regexes and 10-20% longer). Where a
+# group's regex finds something, only its anchors are looked for one by one: flagged text
+# pays for the anchors it may hold, not for all of them.
+_PIVOTS = ("<", "#", "]", "/", "_", "-", "j", "c", "g", "b", "p", "dan", "o")
+_MEMCHR_FIRST = frozenset("<#]/_-j")
+_WS = r"[\t-\r\x1c-\x20]"  # whitespace to ``str.split`` in ASCII
+# A run of it, taken whole (a word follows): spaces by a tight loop, the rest by the class.
+_WS_RUN = rf"(?: ++{_WS}*+|{_WS}++)"
+
+# Non-ASCII characters that add no anchor character, whitespace or invisible to normalised
+# text and do not combine with their neighbours under NFKC: each decomposes to a starter that
+# is no second half of a canonical pair, and its NFKC casefold is non-empty, free of whitespace
+# and invisibles, and its ASCII (if any) is punctuation that no injection anchor holds. Text
+# made of ASCII and these has its injection anchors in the same places as the lowercased text.
+# Derived from Unicode 14 (Python 3.11) over the Latin, Greek, Cyrillic, punctuation, symbol,
+# kana, CJK, Hangul, fullwidth and emoji blocks; a test re-derives the conditions for each of them.
+_SAFE_RANGES = (
+    "a1-a7 a9 ab-ac ae b0-b1 b5-b7 bb bf-de e0-12f 131 134-13e 141-148 14a-17e 180-1c3 1cd-1ef 1f4-24f "
+    "370-377 37b-37f 386-38a 38c 38e-3a1 3a3-482 488-4ff 2010-2016 2018-2027 2030-203d 203f-205e "
+    "20a0-20a7 20a9-20c0 2190-23ff 2500-27bf 2b00-2b73 2b76-2b95 2b97-2bff 3001-3029 3030-303f 3041-3096 "
+    "309d-30ff 4e00-9fff ac00-d7a3 ff01-ff02 ff04-ff0e ff1b ff1d-ff20 ff3b-ff3c ff3e-ff40 ff5b-ff9d "
+    "ffa1-ffa2 ffa4 ffa7-ffa9 ffb0-ffbe ffe0-ffe2 ffe4-ffe6 ffe8-ffee 1f300-1f6d7 1f6dd-1f6ec 1f6f0-1f6fc "
+    "1f700-1f773 1f780-1f7d8 1f7e0-1f7eb 1f7f0 1f800-1f80b 1f810-1f847 1f850-1f859 1f860-1f887 "
+    "1f890-1f8ad 1f8b0-1f8b1 1f900-1fa53 1fa60-1fa6d 1fa70-1fa74 1fa78-1fa7c 1fa80-1fa86 1fa90-1faac "
+    "1fab0-1faba 1fac0-1fac5 1fad0-1fad9 1fae0-1fae7 1faf0-1faf6"
+)
+_UNSAFE = re.compile(
+    "[^\x00-\x7f"
+    + "".join("-".join(chr(int(end, 16)) for end in span.split("-")) for span in _SAFE_RANGES.split())
+    + "]"
+)
+_ASCII_BYTES = bytes(range(128))
+
+
+def _safe(text: str) -> bool:
+    """Whether every non-ASCII character of ``text`` is in ``_SAFE_RANGES``."""
+    if len(text) > 512:
+        # sre tests each character against a class slowly (~7 ns): in long text, which is
+        # mostly ASCII, test only the rest (UTF-8 bytes of other characters are all >= 0x80).
+        text = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass")
+    return _UNSAFE.search(text) is None
+
+
+def _pivot_search(pivot: str, anchors: Iterable[str]) -> re.Pattern[str]:
+    """One regex for ``anchors``, each holding ``pivot``: it finds the pivot, then the rest."""
+    branches: dict[str, list[str]] = {}
+    for anchor in sorted(anchors):
+        # The occurrence of the pivot followed by the most of its word: sre rejects early there.
+        words = anchor.split(" ")
+        k, i = max(
+            ((k, i) for k, word in enumerate(words) for i in range(len(word)) if word.startswith(pivot, i)),
+            key=lambda ki: (len(words[ki[0]]) - ki[1], -ki[0]),
+        )
+        word, rest = words[k], words[k][i + len(pivot) :]
+        # The rest of the word first, then a lookbehind for the start of the word and the word
+        # before it; before a run of two or more whitespace characters the previous word goes
+        # unchecked (a regex must look behind a fixed width, and a false find is harmless).
+        behind = ""
+        if k:
+            prev, whole = re.escape(words[k - 1]), re.escape(word)
+            behind = f"(?:(?<={prev}{_WS}{whole})|(?<={_WS}{_WS}{whole}))"
+        elif i:
+            behind = f"(?<={re.escape(word)})"
+        after = "".join(_WS_RUN + re.escape(w) for w in words[k + 1 :])
+        branches.setdefault(rest[:1], []).append(re.escape(rest[1:]) + behind + after)
+    if "" in branches.get("", ()):
+        return re.compile(re.escape(pivot))  # an anchor that is the pivot itself
+    # Branches led by an assertion or a whitespace class go last: sre cannot reject them early.
+    parts = [
+        re.escape(first) + (rests[0] if len(rests) == 1 else "(?:" + "|".join(rests) + ")")
+        for first, rests in sorted(branches.items(), key=lambda item: item[0] == "")
+    ]
+    return re.compile(re.escape(pivot) + "(?:" + "|".join(parts) + ")")
+
+
+# What a search rules out by finding nothing: the anchors looked for in normalised text, in
+# the lowercased text and in the text.
+_Covered = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+_Search = Callable[[str], object]
+
+
+def _searches() -> tuple[
+    tuple[tuple[str, _Search, _Covered], ...],
+    tuple[tuple[_Search, _Covered], ...],
+    tuple[tuple[str, _Search, _Covered], ...],
+]:
+    """The prefilter: searches of the lowercased text after a memchr, and without; of the text after a memchr."""
+    cased = {a for rule in _SECRET_RULES if not rule.nocase for a in rule.anchors}
+    # A cased anchor without a pivot is looked for in the text as it is, after its first character.
+    on_text = {a for a in cased if not any(p in a.lower() for p in _PIVOTS)}
+    forms: dict[str, list[tuple[int, str]]] = {}  # lowercased -> [(0, 1 or 2 as in _Covered, anchor)]
+    injection = {a for rule in _INJECTION_RULES for a in rule.anchors}
+    lowered = {a for rule in _SECRET_RULES if rule.nocase for a in rule.anchors}
+    for kind, kind_anchors in enumerate((injection, lowered, cased - on_text)):
+        for anchor in kind_anchors:
+            forms.setdefault(anchor.lower(), []).append((kind, anchor))
+    # An anchor holding another is ruled out with it: only the minimal forms are searched for.
+    minimal = sorted(f for f in forms if not any(g != f and g in f for g in forms))
+    groups: dict[str, list[str]] = {}
+    for form in minimal:
+        words = form.split(" ")
+        pivot = next((p for p in _PIVOTS if any(p in word for word in words)), max(words, key=len))
+        groups.setdefault(pivot, []).append(form)
+    group_of = {form: pivot for pivot, group in groups.items() for form in group}
+    covered: dict[str, tuple[set[str], set[str], set[str]]] = {p: (set(), set(), set()) for p in groups}
+    for form, holders in forms.items():
+        pivot = group_of[next(g for g in minimal if g in form)]
+        for kind, anchor in holders:
+            covered[pivot][kind].add(anchor)
+    order = {p: i for i, p in enumerate(_PIVOTS)}
+    pivots = sorted(groups, key=lambda p: order.get(p, len(order)))
+    search = {p: _pivot_search(p, groups[p]).search for p in pivots}
+    cover = {
+        p: (tuple(sorted(covered[p][0])), tuple(sorted(covered[p][1])), tuple(sorted(covered[p][2]))) for p in pivots
+    }
+    by_first: dict[str, list[str]] = {}
+    for anchor in sorted(on_text):
+        by_first.setdefault(anchor[0], []).append(anchor)
+    return (
+        tuple((p, search[p], cover[p]) for p in pivots if p in _MEMCHR_FIRST),
+        tuple((search[p], cover[p]) for p in pivots if p not in _MEMCHR_FIRST),
+        tuple((c, _pivot_search(c, group).search, ((), (), tuple(group))) for c, group in by_first.items()),
+    )
+
+
+_MEMCHR_SEARCHES, _SEARCHES, _TEXT_SEARCHES = _searches()
+
+
+def _prefilter(text: str, lowered: str) -> list[_Covered]:
+    """What the searches that found something cover; if none did, no anchor occurs."""
+    hits = []
+    for memchr, search, covered in _MEMCHR_SEARCHES:
+        if memchr in lowered and search(lowered):
+            hits.append(covered)
+    for search, covered in _SEARCHES:
+        if search(lowered):
+            hits.append(covered)
+    for memchr, search, covered in _TEXT_SEARCHES:
+        if memchr in text and search(text):
+            hits.append(covered)
+    return hits
 
 
 _SECRETISH = re.compile(r"[0-9!@#%^*+~?]")
@@ -413,13 +634,19 @@ def _mask(marker: str, letters_ok: bool, match: re.Match[str]) -> str:
     return whole[: start - base] + marker + whole[end - base :]
 
 
-def _redact(text: str, lowered: str) -> tuple[str, tuple[str, ...]]:
-    present = {a for gate, group in _CASED_ANCHORS if gate in text for a in group if a in text}
-    present.update(a for gate, group in _LOWER_ANCHORS if gate in lowered for a in group if a in lowered)
+def _found(probes: tuple[re.Pattern[str], ...], text: str) -> bool:
+    """Whether one of ``probes`` finds something in ``text``."""
+    for probe in probes:  # noqa: SIM110 (a generator and any() cost more than a short probe)
+        if probe.search(text):
+            return True
+    return False
+
+
+def _redact(text: str, lowered: str, present: set[str]) -> tuple[str, tuple[str, ...]]:
     ascii_text = text.isascii()
     found: set[str] = set()
     for rule in _candidates(_SECRET_RULES, present, text):
-        if rule.gate is not None and ascii_text and rule.gate.search(lowered) is None:
+        if rule.nocase and ascii_text and not _found(rule.probes, lowered):
             continue
         redacted = rule.regex.sub(partial(_mask, f"[REDACTED:{rule.kind}]", rule.letters_ok), text)
         if redacted != text:
@@ -430,11 +657,26 @@ def _redact(text: str, lowered: str) -> tuple[str, tuple[str, ...]]:
     return text, tuple(sorted(found))
 
 
-def _detect_injections(text: str, lowered: str) -> tuple[str, ...]:
-    norm = _normalise(text, lowered)
-    present = {a for gate, group in _INJECTION_ANCHORS if gate in norm for a in group if a in norm}
-    found = {rule.kind for rule in _candidates(_INJECTION_RULES, present, norm) if rule.regex.search(norm)}
+def _detect_injections(norm: str, present: set[str]) -> tuple[str, ...]:
+    found = {rule.kind for rule in _candidates(_INJECTION_RULES, present, norm) if _found(rule.probes, norm)}
     return tuple(sorted(found))
+
+
+# ``ScanResult(...)`` costs three ``object.__setattr__`` calls in the frozen dataclass's
+# ``__init__`` (~0.65 µs, a fifth of a clean scan); ``_result`` fills the slots directly (~0.3 µs).
+_new_result = object.__new__
+_set_text = vars(ScanResult)["text"].__set__
+_set_injections = vars(ScanResult)["injections"].__set__
+_set_secrets = vars(ScanResult)["secrets"].__set__
+
+
+def _result(text: str, injections: tuple[str, ...], secrets: tuple[str, ...]) -> ScanResult:
+    """``ScanResult(text=text, injections=injections, secrets=secrets)``, built faster."""
+    result: ScanResult = _new_result(ScanResult)
+    _set_text(result, text)
+    _set_injections(result, injections)
+    _set_secrets(result, secrets)
+    return result
 
 
 def scan_text(text: str) -> ScanResult:
@@ -448,5 +690,31 @@ def scan_text(text: str) -> ScanResult:
         unique injection-pattern and secret kinds found.
     """
     lowered = text.lower()
-    redacted, secrets = _redact(text, lowered)
-    return ScanResult(text=redacted, injections=_detect_injections(text, lowered), secrets=secrets)
+    if text.isascii() or _safe(text):
+        hits = _prefilter(text, lowered)
+        if not hits:
+            return _result(text, (), ())
+        # Only the anchors of the searches that found something can occur. (Plain loops:
+        # comprehensions cost more than the substring checks they wrap.)
+        secret_present, injection_present = set(), set()
+        norm = ""
+        for injection, in_lowered, in_text in hits:
+            for anchor in in_text:
+                if anchor in text:
+                    secret_present.add(anchor)
+            for anchor in in_lowered:
+                if anchor in lowered:
+                    secret_present.add(anchor)
+            if injection and not norm:
+                norm = _normalise(text, lowered)
+            for anchor in injection:
+                if anchor in norm:
+                    injection_present.add(anchor)
+    else:
+        secret_present = {a for gate, group in _CASED_ANCHORS if gate in text for a in group if a in text}
+        secret_present.update(a for gate, group in _LOWER_ANCHORS if gate in lowered for a in group if a in lowered)
+        norm = _normalise(text, lowered)
+        injection_present = {a for gate, group in _INJECTION_ANCHORS if gate in norm for a in group if a in norm}
+    redacted, secrets = _redact(text, lowered, secret_present) if secret_present else (text, ())
+    injections = _detect_injections(norm, injection_present) if injection_present else ()
+    return _result(redacted, injections, secrets)
