@@ -330,7 +330,7 @@ def _claim_another_session(state: dict[str, Any]) -> None:
 
 
 def _number_is_not_a_number(state: dict[str, Any]) -> None:
-    state["numbers"][0][0] = "one"
+    state["numbers"][0] = "one"
 
 
 @pytest.mark.parametrize(

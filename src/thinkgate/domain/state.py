@@ -62,8 +62,22 @@ class SessionState:
         """
         return 400 + 140 * len(self.numbers) + 120 * len(self.branches)
 
-    def to_snapshot(self) -> dict[str, Any]:
-        """A JSON-safe form of the state (for snapshots)."""
+    def to_snapshot(self, *, canonical: bool = True) -> dict[str, Any]:
+        """A JSON-safe form of the state (for snapshots).
+
+        ``numbers`` and ``seqs`` are parallel lists (thought number → seq of its latest
+        thought). Canonical output sorts them, so equal states give equal dicts; snapshots
+        are written unsorted (``canonical=False``). Profile lesson: for 20,000 numbers,
+        sorted ``(number, seq)`` pairs took ~9 ms and parallel lists ~1.5 ms, a stall that
+        set the p99 at 64 calls in flight.
+        """
+        if canonical:
+            numbers = sorted(self.numbers.keys())
+            get = self.numbers.__getitem__
+            seqs = [get(n) for n in numbers]
+        else:
+            numbers = list(self.numbers.keys())
+            seqs = list(self.numbers.values())  # the same traversal order as keys()
         return {
             "session_id": self.session_id,
             "created_at": self.created_at,
@@ -71,7 +85,8 @@ class SessionState:
             "version": self.version,
             "seq": self.seq,
             "history_length": self.history_length,
-            "numbers": sorted(self.numbers.items()),  # [number, seq] pairs
+            "numbers": numbers,
+            "seqs": seqs,
             "branches": list(self.branches),
             "last_thought_id": self.last_thought_id,
             "linear_run": self.linear_run,
@@ -95,11 +110,16 @@ class SessionState:
             return value
 
         numbers = field("numbers", list)
+        seqs = field("seqs", list)
         branches = field("branches", list)
-        if not all(
-            isinstance(p, list | tuple) and len(p) == 2 and type(p[0]) is int and type(p[1]) is int for p in numbers
+        mapping = dict(zip(numbers, seqs, strict=False))
+        if (
+            len(numbers) != len(seqs)
+            or len(mapping) != len(numbers)
+            or not all(type(n) is int for n in numbers)
+            or not all(type(q) is int for q in seqs)
         ):
-            raise ValueError("snapshot field 'numbers' is malformed")
+            raise ValueError("snapshot fields 'numbers' and 'seqs' are malformed")
         if not all(isinstance(b, str) for b in branches):
             raise ValueError("snapshot field 'branches' is malformed")
         return cls(
@@ -109,7 +129,7 @@ class SessionState:
             version=field("version", int),
             seq=field("seq", int),
             history_length=field("history_length", int),
-            numbers=Map(dict(numbers)),
+            numbers=Map(mapping),
             branches=tuple(branches),
             last_thought_id=field("last_thought_id", (str, type(None))),
             linear_run=field("linear_run", int),

@@ -45,7 +45,8 @@ __all__ = ["Engine", "EngineConfig", "HistoryPage", "SessionPage", "utc_now"]
 
 log = logging.getLogger("thinkgate.engine")
 
-SNAPSHOT_FORMAT = 4  # 2: request ids moved to the store's index; 3: numbers map to seqs; 4: markers
+SNAPSHOT_FORMAT = 5  # 2: request ids moved to the store's index; 3: numbers map to seqs; 4: markers;
+# 5: numbers and seqs as parallel lists
 CONFLICT_RETRIES = 8
 MAX_PAGE = 500
 _LOAD_BATCH = 2000
@@ -381,7 +382,7 @@ class Engine:
         return max(self.config.snapshot_every, 1 << max(0, version.bit_length() - 3))
 
     async def _snapshot(self, state: SessionState, head_hash: str) -> None:
-        blob = orjson.dumps({"format": SNAPSHOT_FORMAT, "hash": head_hash, "state": state.to_snapshot()})
+        blob = orjson.dumps({"format": SNAPSHOT_FORMAT, "hash": head_hash, "state": state.to_snapshot(canonical=False)})
         try:
             await self.store.save_snapshot(Snapshot(state.session_id, state.version, blob))
         except StoreError:
@@ -583,7 +584,7 @@ class Engine:
                 fmt = None
             return bad if fmt == SNAPSHOT_FORMAT else None
         rebuilt = self._fold(None, rows[: snap.version])
-        if anchor != rows[snap.version - 1].hash or rebuilt is None or rebuilt.to_snapshot() != state.to_snapshot():
+        if anchor != rows[snap.version - 1].hash or rebuilt is None or rebuilt != state:
             return bad
         return None
 
