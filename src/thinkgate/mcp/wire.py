@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import stat
 from collections import deque
 from collections.abc import Callable
@@ -61,7 +62,9 @@ EOF_GRACE_SECONDS = 30.0
 _HIGH_WATER = 4096
 _CHECKED_IDS = 4096  # session ids remembered as valid per connection
 _OVERSIZE = b"\x00oversize"  # stands for a line longer than the limit (never a valid line: it is not JSON)
-_REPLAY_ID = "thinkgate-replayed-initialize"
+# The id under which the SDK is told the handshake it missed (its answer is dropped): random, so
+# no client request id can collide with it.
+_REPLAY_ID = f"thinkgate-replayed-initialize-{secrets.token_hex(8)}"
 _INTERNAL_MESSAGE = f"{fastpath.TOOL_NAME} failed unexpectedly; nothing was stored. Retry the call."
 
 
