@@ -55,7 +55,7 @@ async def capture() -> dict[str, Any]:
             to_server, server_in = anyio.create_memory_object_stream[Any](8)
             server_out, from_server = anyio.create_memory_object_stream[Any](8)
             answers: dict[str, Any] = {}
-            async with anyio.create_task_group() as tg:
+            async with to_server, server_in, server_out, from_server, anyio.create_task_group() as tg:
                 tg.start_soon(server.run, server_in, server_out, server.create_initialization_options())
                 requests: list[tuple[str, dict[str, Any] | None]] = [
                     ("initialize", {"protocolVersion": version, "capabilities": {}, "clientInfo": _CLIENT_INFO}),
@@ -70,7 +70,6 @@ async def capture() -> dict[str, Any]:
                     if "result" not in wire:
                         raise RuntimeError(f"{method} failed while capturing: {wire}")
                     answers[method] = wire["result"]
-                await to_server.aclose()
                 tg.cancel_scope.cancel()
             results[version] = answers
     finally:
