@@ -38,7 +38,6 @@ import os
 import secrets
 import stat
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from thinkgate.domain.events import ThoughtRecorded
@@ -218,7 +217,6 @@ class StdioWire:
         fast_path: bool = True,
         log_thoughts: bool = False,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
-        sdk_factory: Callable[[Engine, DefaultSessions], Any] | None = None,
     ) -> None:
         self.engine = engine
         self.fast = fast_path
@@ -226,7 +224,6 @@ class StdioWire:
         self.limit = max_message_bytes
         self.scope = ConnectionScope("stdio")
         self.defaults = DefaultSessions()
-        self._sdk_factory = sdk_factory
         self._out: _Output | None = None
         self._version: str | None = None  # negotiated by a fast initialize
         self._handshake: list[dict[str, Any]] = []  # what the SDK must be told when it starts
@@ -408,7 +405,7 @@ class StdioWire:
 
     async def _to_sdk(self, obj: Any) -> None:
         if self._sdk is None:
-            self._sdk = _SdkLane(self, self._sdk_factory)
+            self._sdk = _SdkLane(self)
             await self._sdk.start(self._handshake)
         await self._sdk.send(obj)
 
@@ -433,9 +430,8 @@ def _plain_initialize(params: Any) -> bool:
 class _SdkLane:
     """The SDK server, started on first need, fed the messages the fast path does not take."""
 
-    def __init__(self, wire: StdioWire, factory: Callable[[Engine, DefaultSessions], Any] | None) -> None:
+    def __init__(self, wire: StdioWire) -> None:
         self.wire = wire
-        self.factory = factory
         self.calls: set[Any] = set()  # ids of tools/call requests the SDK is running
         self.pending: set[Any] = set()  # ids of every request it has not answered yet
         self._idle = asyncio.Event()
@@ -447,15 +443,16 @@ class _SdkLane:
         import anyio
         from mcp.shared.message import SessionMessage
 
+        # Imported here: the first message that needs the SDK pays for the import, not start-up.
         from thinkgate.mcp.server import build_server
 
-        server = (self.factory or _default_factory(self.wire))(self.wire.engine, self.wire.defaults)
+        wire = self.wire
+        server = build_server(wire.engine, log_thoughts=wire.log_thoughts, defaults=wire.defaults)
         lowlevel = server._lowlevel_server  # the SDK's documented seam for transports it does not ship
         to_server, server_in = anyio.create_memory_object_stream[Any](64)
         server_out, from_server = anyio.create_memory_object_stream[Any](64)
         self._send = to_server
         self._SessionMessage = SessionMessage
-        _ = build_server  # imported here: the first SDK use pays for the import, not start-up
 
         async def run() -> None:
             async with server_out:
@@ -549,12 +546,3 @@ class _SdkLane:
         for task in self._tasks:
             with contextlib.suppress(BaseException):  # shutting down; errors were logged where they happened
                 await task
-
-
-def _default_factory(wire: StdioWire) -> Callable[[Engine, DefaultSessions], Any]:
-    from thinkgate.mcp.server import build_server
-
-    def factory(engine: Engine, defaults: DefaultSessions) -> Any:
-        return build_server(engine, log_thoughts=wire.log_thoughts, defaults=defaults)
-
-    return factory
