@@ -645,3 +645,26 @@ async def test_callers_arriving_while_batches_are_written_all_succeed_and_are_al
     assert await versions(engine, "s") == list(range(1, 42))
     assert store.peak_open_batches == 1
     await assert_intact(engine, ["s"])
+
+
+async def test_a_delete_amid_concurrent_writes_leaves_a_consistent_store_and_batches_never_overlap() -> None:
+    store = _SuspendingStore()
+    engine = Engine(store)
+    await engine.start()
+
+    async def late(n: int) -> None:
+        for _ in range(n % 5):
+            await asyncio.sleep(0)
+        await engine.record_thought("s", step(n, 40))
+
+    async def delete_midway() -> None:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert await engine.delete("s")
+
+    results = await asyncio.gather(*(late(n) for n in range(1, 21)), delete_midway(), return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert await engine.orphans() == []  # no batch was half-written around the delete
+    if await store.session("s") is not None:
+        assert await engine.verify("s") is None
+    assert store.peak_open_batches == 1

@@ -1,9 +1,10 @@
 """The engine: runs commands against sessions and keeps their event logs.
 
-One session's commands are applied one at a time (a per-session lock); different
-sessions run concurrently. A command is decided against the session's state, its
-events are appended with the expected version, and only then is the state advanced
-and the result returned: nothing is acknowledged before the store has it. A version
+Writes go through one writer at a time, in batches (group commit, ``execute_many``):
+the calls of a batch are decided in order against their sessions' states, all their
+events are appended in one store transaction, and only after it commits are the states
+advanced and the results returned: nothing is acknowledged before the store has it.
+Callers that arrive while a batch is being written join the next one. A version
 conflict (another process wrote the session) reloads the session and decides again.
 """
 
@@ -13,8 +14,6 @@ import asyncio
 import logging
 import secrets
 import time
-import weakref
-from asyncio import Lock
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -133,10 +132,11 @@ class Engine:
         self.clock = clock
         self.id_factory = id_factory
         self.cache = StateCache(self.config.cache_max_sessions, self.config.cache_max_bytes)
-        self._locks: weakref.WeakValueDictionary[str, Lock] = weakref.WeakValueDictionary()
         self._writing = False  # a write batch is running
         self._queue: list[tuple[list[_Call], asyncio.Future[None]]] = []  # batches waiting for it
         self._drainer: asyncio.Future[None] | None = None
+        self._writer_idle = asyncio.Event()  # set while no batch (or delete) is being written
+        self._writer_idle.set()
 
     async def start(self) -> None:
         await self.store.open()
@@ -146,13 +146,6 @@ class Engine:
 
     def new_session_id(self) -> str:
         return self.id_factory()
-
-    def _lock(self, session_id: str) -> Lock:
-        lock = self._locks.get(session_id)
-        if lock is None:
-            lock = Lock()
-            self._locks[session_id] = lock
-        return lock
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -191,17 +184,25 @@ class Engine:
             self._queue.append((batch, done))
             await asyncio.shield(done)
         else:
-            self._writing = True
+            self._take_writer()
             try:
                 await self._write(batch)
             finally:
-                if self._queue:
-                    # Hand the writer role to a task that writes what queued up meanwhile;
-                    # `_writing` stays set until it is done, so batches never overlap.
-                    self._drainer = asyncio.ensure_future(self._drain())
-                else:
-                    self._writing = False
+                self._release_writer()
         return [c.outcome if c.outcome is not None else InternalError("the call was not run") for c in batch]
+
+    def _take_writer(self) -> None:
+        self._writing = True
+        self._writer_idle.clear()
+
+    def _release_writer(self) -> None:
+        if self._queue:
+            # Hand the writer role to a task that writes what queued up meanwhile;
+            # `_writing` stays set until it is done, so batches never overlap.
+            self._drainer = asyncio.ensure_future(self._drain())
+        else:
+            self._writing = False
+            self._writer_idle.set()
 
     async def _drain(self) -> None:
         """Write the batches that queued up behind a running one, merged (holding the writer role)."""
@@ -223,6 +224,7 @@ class Engine:
                         done.set_result(None)
         finally:
             self._writing = False
+            self._writer_idle.set()
 
     async def _write(self, calls: list[_Call]) -> None:
         by_session: dict[str, list[_Call]] = {}
@@ -594,9 +596,14 @@ class Engine:
 
     async def delete(self, session_id: str) -> bool:
         check_session_id(session_id)
-        async with self._lock(session_id):
+        while self._writing:  # never in the middle of a write batch
+            await self._writer_idle.wait()
+        self._take_writer()
+        try:
             self.cache.drop(session_id)
             return await self.store.delete_session(session_id)
+        finally:
+            self._release_writer()
 
 
 def _thought_view(row: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
