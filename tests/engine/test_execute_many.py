@@ -48,32 +48,27 @@ TIME_FIELDS = frozenset({"recorded_at", "created_at"})
 # -- stores and engines ------------------------------------------------------------------------
 
 
-class _MemoryFailsAtCommit(MemoryEventStore):
-    """A memory store whose next write batch fails when it ends, after everything was appended."""
+class _FailsAtCommit:
+    """Mixed into a real store: its next write batch fails when it ends, after everything was appended
+    (like SQLITE_FULL at commit time)."""
 
     fail_next = False
 
     @asynccontextmanager
     async def write_batch(self, session_ids: Collection[str] = ()) -> AsyncIterator[None]:
-        async with super().write_batch(session_ids):
+        async with super().write_batch(session_ids):  # type: ignore[misc]
             yield
             if self.fail_next:
                 self.fail_next = False
                 raise StoreError("disk full (simulated at commit)")
 
 
-class _SqliteFailsAtCommit(SqliteEventStore):
-    """A real SQLite store whose next write batch fails at commit time (like SQLITE_FULL)."""
+class _MemoryFailsAtCommit(_FailsAtCommit, MemoryEventStore):
+    pass
 
-    fail_next = False
 
-    @asynccontextmanager
-    async def write_batch(self, session_ids: Collection[str] = ()) -> AsyncIterator[None]:
-        async with super().write_batch(session_ids):
-            yield
-            if self.fail_next:
-                self.fail_next = False
-                raise StoreError("disk full (simulated at commit)")
+class _SqliteFailsAtCommit(_FailsAtCommit, SqliteEventStore):
+    pass
 
 
 class _SuspendingStore(MemoryEventStore):
