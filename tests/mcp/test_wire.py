@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 TIMEOUT = 60
 
@@ -168,3 +169,46 @@ def test_json_nested_too_deeply_is_a_parse_error_and_the_server_keeps_serving() 
     answers = run_server([INIT, deep, deep_with_surrogate, {"jsonrpc": "2.0", "id": 2, "method": "ping"}])
     assert [a.get("error", {}).get("code") for a in answers[1:3]] == [-32700, -32700]
     assert answers[3] == {"jsonrpc": "2.0", "id": 2, "result": {}}
+
+
+class _Collected:
+    """Stands in for stdout inside the process: what the wire wrote, line by line."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def add(self, data: bytes) -> None:
+        self.lines.extend(orjson.loads(line) for line in data.splitlines())
+
+    async def flush(self) -> None:
+        return None
+
+
+@pytest.mark.anyio
+async def test_after_a_handshake_the_sdk_answered_the_fast_path_takes_over() -> None:
+    import asyncio
+
+    from thinkgate.engine.engine import Engine
+    from thinkgate.mcp.wire import StdioWire
+    from thinkgate.store.memory import MemoryEventStore
+
+    engine = Engine(MemoryEventStore())
+    await engine.start()
+    wire = StdioWire(engine)
+    out = _Collected()
+    wire._out = out  # type: ignore[assignment]
+    unusual = {**INIT, "params": {**INIT["params"], "_meta": {"client": "x"}}}  # not the fast path's to answer
+    await wire._handle([orjson.dumps(unusual)])
+    for _ in range(200):
+        if out.lines:
+            break
+        await asyncio.sleep(0.01)
+    assert out.lines[0]["result"]["protocolVersion"] == "2025-11-25"
+    assert wire._version == "2025-11-25"
+    await wire._handle([orjson.dumps(thought(1, 1))])
+    # Answered within the call (the fast path), not later by the SDK's task.
+    assert out.lines[-1]["id"] == 1 and out.lines[-1]["result"]["structuredContent"]["thoughtId"] == "t1"
+    assert wire._sdk is not None
+    await wire._sdk.finish()
+    await wire._sdk.close()
+    await engine.stop()

@@ -433,6 +433,7 @@ class _SdkLane:
     def __init__(self, wire: StdioWire) -> None:
         self.wire = wire
         self.calls: set[Any] = set()  # ids of tools/call requests the SDK is running
+        self.handshakes: set[Any] = set()  # ids of initialize requests the SDK is answering
         self.pending: set[Any] = set()  # ids of every request it has not answered yet
         self._idle = asyncio.Event()
         self._idle.set()
@@ -499,6 +500,8 @@ class _SdkLane:
             self._idle.clear()
             if message.method == "tools/call":
                 self.calls.add(message.id)
+            elif message.method == "initialize" and message.id != _REPLAY_ID:
+                self.handshakes.add(message.id)
         elif isinstance(message, JSONRPCNotification) and message.method == "notifications/cancelled":
             # A cancelled request gets no response (MCP spec): stop waiting for it.
             cancelled = (message.params or {}).get("requestId")
@@ -528,6 +531,17 @@ class _SdkLane:
                 await out.flush()
                 if is_answer:
                     self._done(message.id)
+                    if message.id in self.handshakes:
+                        self.handshakes.discard(message.id)
+                        self._handshake_done(message)
+
+    def _handshake_done(self, message: Any) -> None:
+        """The SDK answered an ``initialize`` the fast path left to it: from now on the fast path
+        may answer this connection's hot calls and lists (for the version the SDK negotiated)."""
+        result = getattr(message, "result", None)
+        version = result.get("protocolVersion") if isinstance(result, dict) else None
+        if version in static.load()["handshakeVersions"]:
+            self.wire._version = version
 
     async def finish(self) -> None:
         """At end of input: let the requests the SDK is running finish (bounded), then stop it."""
