@@ -37,6 +37,7 @@ from thinkgate.domain.safety import scan_text
 from thinkgate.domain.state import SessionState, apply
 from thinkgate.domain.thinking import Limits, RecordThought, decide
 from thinkgate.engine.engine import Engine
+from thinkgate.store.base import StoredEvent
 from thinkgate.store.sqlite import SqliteEventStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,27 +126,14 @@ def floor_call(line: bytes) -> bytes:
     return orjson.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}) + b"\n"
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """A stored event as ``verify_chain`` reads it."""
-
-    session_id: str
-    version: int
-    type: str
-    recorded_at: str
-    payload: bytes
-    prev_hash: str
-    hash: str
-
-
-def chained_rows(n: int) -> list[Row]:
+def chained_rows(n: int) -> list[StoredEvent]:
     _, recorded = session_after(n)
-    rows: list[Row] = []
+    rows: list[StoredEvent] = []
     prev = GENESIS_HASH
     for version, event in enumerate(recorded, start=1):
         payload = canonical(event.to_payload())
         digest = event_hash(prev, SESSION, version, event.TYPE, NOW, payload)
-        rows.append(Row(SESSION, version, event.TYPE, NOW, payload, prev, digest))
+        rows.append(StoredEvent(SESSION, version, event.TYPE, NOW, payload, prev, digest))
         prev = digest
     return rows
 

@@ -8,7 +8,7 @@ empty database (calling ``pytest.skip`` when the server is not available) and ad
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -38,17 +38,6 @@ IMPLEMENTATIONS = [
     pytest.param(_memory, id="memory"),
     pytest.param(_sqlite, id="sqlite"),
 ]
-
-
-@pytest.fixture(params=IMPLEMENTATIONS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
-    factory: StoreFactory = request.param
-    s = factory(tmp_path)
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 def ev(n: int, *, type_: str = "thought_recorded", **payload: Any) -> NewEvent:

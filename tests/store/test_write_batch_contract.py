@@ -15,7 +15,6 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 import pytest
-from tests.store.test_event_store_contract import IMPLEMENTATIONS, StoreFactory
 
 from thinkgate.domain.chain import GENESIS_HASH, verify_chain
 from thinkgate.errors import StoreError, VersionConflict
@@ -23,17 +22,6 @@ from thinkgate.store.base import EventStore, NewEvent, Snapshot
 from thinkgate.store.sqlite import SqliteEventStore
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(params=IMPLEMENTATIONS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
-    factory: StoreFactory = request.param
-    s = factory(tmp_path)
-    await s.open()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture
