@@ -34,9 +34,18 @@ def _sqlite(tmp_path: Path) -> EventStore:
     return SqliteEventStore(tmp_path / "events.db")
 
 
+def _postgres(tmp_path: Path) -> EventStore:
+    from tests.pg import fresh_database
+
+    from thinkgate.store.postgres import PostgresEventStore
+
+    return PostgresEventStore(fresh_database())  # a real server; see tests/pg.py for where it comes from
+
+
 IMPLEMENTATIONS = [
     pytest.param(_memory, id="memory"),
     pytest.param(_sqlite, id="sqlite"),
+    pytest.param(_postgres, id="postgres"),
 ]
 
 

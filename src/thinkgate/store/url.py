@@ -1,4 +1,4 @@
-"""Store URLs: ``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``memory://``."""
+"""Store URLs: ``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``memory://``, ``postgresql://…``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 from thinkgate.errors import ConfigError
 from thinkgate.store.base import EventStore
 
-__all__ = ["absolute_store_url", "default_store_url", "open_store"]
+__all__ = ["absolute_store_url", "default_store_url", "open_store", "redact_url"]
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def default_store_url() -> str:
@@ -52,4 +54,36 @@ def open_store(url: str, *, durability: str = "normal", create: bool = True) -> 
         from thinkgate.store.sqlite import SqliteEventStore
 
         return SqliteEventStore(path, durability=durability, url=url, create=create)
-    raise ConfigError(f"unknown store URL {url!r}: use sqlite:///path/to/file.db or memory://")
+    if url.startswith(_POSTGRES_SCHEMES):
+        # The database must exist and be migrated (`thinkgate db migrate`) whatever ``create``
+        # says; ``durability`` is the server's business (its synchronous_commit).
+        from thinkgate.store.postgres import PostgresEventStore
+
+        return PostgresEventStore(url)
+    raise ConfigError(
+        f"unknown store URL {redact_url(url)!r}: use sqlite:///path/to/file.db, postgresql://host/db or memory://"
+    )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for logs and messages.
+
+    Covers the password in the authority (``postgresql://user:secret@host/db``) and a
+    ``password=`` query parameter.
+    """
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(k.lower() == "password" for k, _ in pairs):
+            query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="/*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

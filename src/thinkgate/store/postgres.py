@@ -1,0 +1,632 @@
+"""PostgreSQL event store: one database shared by any number of ThinkGate replicas.
+
+psycopg 3 with an async connection pool. Every table lives in the ``thinkgate`` schema, so
+the database can be shared with other applications. The schema is never created or changed
+on start-up: ``thinkgate db migrate`` applies migrations (``migrate``), and ``open`` refuses a
+database whose schema is missing, older or newer than this code (``SCHEMA_MISMATCH``).
+
+Writers of one session are serialised in the database, across processes: a write batch or
+exclusive section takes a transaction-scoped advisory lock per session
+(``pg_advisory_xact_lock``) before it reads the head, so the engine decides under the lock as
+it does under SQLite's ``BEGIN IMMEDIATE``, and two replicas never both write version N
+(which the primary key would refuse anyway). Sessions are locked in key order, so batches of
+several sessions cannot deadlock. A writer that waits longer than ``LOCK_TIMEOUT_MS`` for a
+session's lock gets ``STORE_UNAVAILABLE`` (retriable): that is the documented limit on how
+hot one session may run across replicas.
+
+Connection loss, a server that is down or restarting, and lock timeouts are
+``StoreUnavailable`` (retriable); the pool checks each connection before lending it and
+reconnects in the background, so calls succeed again once the server is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from thinkgate.domain.chain import GENESIS_HASH
+from thinkgate.errors import SchemaMismatch, StoreError, StoreUnavailable, VersionConflict
+from thinkgate.store.base import NewEvent, SessionInfo, Snapshot, StoredEvent, chain_events
+from thinkgate.store.url import redact_url
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import AsyncConnectionPool
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "PostgresEventStore", "migrate", "schema_version"]
+
+# Each migration moves the schema from version i to i + 1. Never edit a released one: add a new one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        # Ids and timestamps compare byte-wise (COLLATE "C"), as in SQLite and Python, so
+        # listing order does not depend on the database's locale.
+        """CREATE TABLE thinkgate.sessions (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            version BIGINT NOT NULL,
+            head_hash TEXT NOT NULL,
+            created_at TEXT COLLATE "C" NOT NULL,
+            updated_at TEXT COLLATE "C" NOT NULL
+        )""",
+        """CREATE TABLE thinkgate.events (
+            session_id TEXT COLLATE "C" NOT NULL,
+            version BIGINT NOT NULL,
+            type TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            payload BYTEA NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            request_id TEXT,
+            thought_id TEXT,
+            PRIMARY KEY (session_id, version)
+        )""",
+        # Idempotency keys are looked up in the log, so memory does not grow with them.
+        "CREATE UNIQUE INDEX events_request ON thinkgate.events (session_id, request_id) WHERE request_id IS NOT NULL",
+        """CREATE TABLE thinkgate.snapshots (
+            session_id TEXT COLLATE "C" PRIMARY KEY,
+            version BIGINT NOT NULL,
+            state BYTEA NOT NULL
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+LOCK_TIMEOUT_MS = 5000  # how long a writer waits for a session another replica is writing
+IDLE_IN_TRANSACTION_MS = 60_000  # a hung replica's open transaction (and its locks) is ended after this
+CONNECT_TIMEOUT_S = 5  # one connection attempt
+CALL_TIMEOUT_S = 5.0  # how long a call waits for a working connection before STORE_UNAVAILABLE
+POOL_MIN, POOL_MAX = 1, 10
+
+_MIGRATE_LOCK = 0x7468696E6B676174  # "thinkgat": one migration at a time per database
+_EVENT_COLUMNS = "session_id, version, type, recorded_at, payload, prev_hash, hash"
+_HEAD_COLUMNS = "id, version, head_hash, created_at, updated_at"
+# One statement writes the events and moves the head (a data-modifying CTE always runs).
+_WRITE = (
+    "WITH ins AS (INSERT INTO thinkgate.events "
+    f"({_EVENT_COLUMNS}, request_id, thought_id) "
+    "SELECT %s, * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bytea[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[])) "
+    f"INSERT INTO thinkgate.sessions ({_HEAD_COLUMNS}) VALUES (%s, %s, %s, %s, %s) "
+    "ON CONFLICT (id) DO UPDATE SET version = excluded.version, head_hash = excluded.head_hash, "
+    "updated_at = excluded.updated_at"
+)
+
+
+def lock_key(session_id: str) -> int:
+    """The advisory-lock key of a session: 64 bits of a hash (a collision only serialises two sessions)."""
+    return int.from_bytes(hashlib.blake2b(session_id.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@dataclass(slots=True)
+class _Tx:
+    """A task's open transaction: its connection and the session locks it holds."""
+
+    conn: psycopg.AsyncConnection[Any]
+    locked: set[int] = field(default_factory=set)
+    savepoints: int = 0
+
+    def savepoint(self) -> str:
+        self.savepoints += 1
+        return f"tg_{self.savepoints}"
+
+
+class PostgresEventStore:
+    """Event logs in a PostgreSQL database, shared by every replica that opens it."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        min_size: int = POOL_MIN,
+        max_size: int = POOL_MAX,
+        lock_timeout_ms: int = LOCK_TIMEOUT_MS,
+        call_timeout: float = CALL_TIMEOUT_S,
+    ) -> None:
+        self.url = redact_url(conninfo)  # safe to log
+        self._conninfo = conninfo
+        self.min_size = min_size
+        self.max_size = max_size
+        self.lock_timeout_ms = lock_timeout_ms
+        self.call_timeout = call_timeout
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._txs: dict[object, _Tx] = {}  # task -> its open write transaction
+
+    async def open(self) -> None:
+        """Connect and check that the schema is the one this code expects.
+
+        Raises:
+            StoreUnavailable: the server cannot be reached.
+            SchemaMismatch: the database is not migrated to ``SCHEMA_VERSION``.
+        """
+        import psycopg
+        from psycopg_pool import AsyncConnectionPool
+
+        # One direct connection first: its failure says why (no such database, bad password).
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            )
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL at {self.url}: {_reason(exc)}") from exc
+        try:
+            current = await schema_version(conn)
+        except psycopg.Error as exc:
+            raise _store_error(f"reading the schema version of {self.url}", exc) from exc
+        finally:
+            await conn.close()
+        _check_schema(self.url, current)
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            self._conninfo,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            open=False,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            configure=self._configure,
+            check=AsyncConnectionPool.check_connection,
+            timeout=self.call_timeout,
+            name="thinkgate",
+        )
+        await pool.open(wait=False)
+        self._pool = pool
+
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        await conn.execute(f"SET lock_timeout = {int(self.lock_timeout_ms)}")
+        await conn.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def _open_pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
+        if self._pool is None:
+            raise StoreError("the store is not open")
+        return self._pool
+
+    # -- transactions ------------------------------------------------------------------------
+
+    def write_batch(self, session_ids: Collection[str] = ()) -> AbstractAsyncContextManager[Any]:
+        # Group commit: one transaction for the whole batch, holding each named session's lock.
+        return _Batch(self, session_ids)
+
+    @asynccontextmanager
+    async def exclusive(self, session_id: str) -> AsyncIterator[None]:
+        tx = self._txs.get(_current_task())
+        if tx is None:
+            async with _Batch(self, (session_id,)):
+                yield
+            return
+        # Inside a batch: a savepoint, so a failing section leaves its session as it was.
+        what = f"writing session {session_id!r}"
+        await self._lock(tx, (session_id,), what)
+        name = tx.savepoint()
+        await _run(tx.conn, f"SAVEPOINT {name}", what)
+        try:
+            yield
+        except BaseException:
+            await _rollback_to(tx.conn, name)
+            raise
+        await _run(tx.conn, f"RELEASE SAVEPOINT {name}", what)
+
+    async def _lock(self, tx: _Tx, session_ids: Iterable[str], what: str) -> None:
+        keys = sorted({lock_key(s) for s in session_ids} - tx.locked)
+        if not keys:
+            return
+        import psycopg
+
+        try:
+            if len(keys) == 1:
+                await tx.conn.execute("SELECT pg_advisory_xact_lock(%s)", (keys[0],))
+            else:  # in key order: two batches never wait on each other in a cycle
+                await tx.conn.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (keys,))
+        except psycopg.Error as exc:
+            raise _store_error(what, exc) from exc
+        tx.locked.update(keys)
+
+    async def _in_savepoint(self, tx: _Tx, sql: str, args: Sequence[Any], what: str) -> None:
+        """Run one write inside the task's transaction, so its failure leaves the transaction usable."""
+        import psycopg
+
+        name = tx.savepoint()
+        conn = tx.conn
+        try:
+            # One round trip: the three statements go out together in a pipeline.
+            async with conn.pipeline():
+                await conn.execute(f"SAVEPOINT {name}")
+                await conn.execute(sql, args)
+                await conn.execute(f"RELEASE SAVEPOINT {name}")
+        except psycopg.Error as exc:
+            await _rollback_to(conn, name)
+            raise _store_error(what, exc) from exc
+        except BaseException:
+            await _rollback_to(conn, name)
+            raise
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        tx = self._txs.get(_current_task())
+        if tx is None:
+            async with _Batch(self, (session_id,)) as batch:
+                return await self._append(batch.held(), session_id, expected_version, events)
+        return await self._append(tx, session_id, expected_version, events)
+
+    async def _append(
+        self, tx: _Tx, session_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[StoredEvent]:
+        what = f"append to session {session_id!r}"
+        await self._lock(tx, (session_id,), what)
+        row = await _fetchone(
+            tx.conn, "SELECT version, head_hash FROM thinkgate.sessions WHERE id = %s", (session_id,), what
+        )
+        current = row[0] if row else 0
+        if current != expected_version:
+            raise VersionConflict(f"session {session_id!r} is at version {current}, not {expected_version}")
+        if not events:
+            return []
+        stored = chain_events(session_id, row[1] if row else GENESIS_HASH, current + 1, events)
+        last = stored[-1]
+        args = (
+            session_id,
+            [e.version for e in stored],
+            [e.type for e in stored],
+            [e.recorded_at for e in stored],
+            [e.payload for e in stored],
+            [e.prev_hash for e in stored],
+            [e.hash for e in stored],
+            [n.request_id for n in events],
+            [n.thought_id for n in events],
+            session_id,
+            last.version,
+            last.hash,
+            stored[0].recorded_at,
+            last.recorded_at,
+        )
+        await self._in_savepoint(tx, _WRITE, args, what)
+        return stored
+
+    async def delete_session(self, session_id: str) -> bool:
+        what = f"deleting session {session_id!r}"
+        async with _Batch(self, (session_id,)) as batch:
+            tx = batch.held()
+            cur = await _run(tx.conn, "DELETE FROM thinkgate.sessions WHERE id = %s", what, (session_id,))
+            deleted: bool = cur.rowcount > 0
+            await _run(tx.conn, "DELETE FROM thinkgate.events WHERE session_id = %s", what, (session_id,))
+            await _run(tx.conn, "DELETE FROM thinkgate.snapshots WHERE session_id = %s", what, (session_id,))
+        return deleted
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        sql = (
+            "INSERT INTO thinkgate.snapshots (session_id, version, state) SELECT %s, %s, %s "
+            "WHERE EXISTS (SELECT 1 FROM thinkgate.sessions WHERE id = %s) "
+            "ON CONFLICT (session_id) DO UPDATE SET version = excluded.version, state = excluded.state "
+            "WHERE excluded.version > thinkgate.snapshots.version"
+        )
+        args = (snapshot.session_id, snapshot.version, snapshot.state, snapshot.session_id)
+        what = f"saving a snapshot of {snapshot.session_id!r}"
+        tx = self._txs.get(_current_task())
+        if tx is not None:
+            await self._in_savepoint(tx, sql, args, what)
+            return
+        await self._query(sql, args, what, fetch=False)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def _query(self, sql: str, args: Sequence[Any], what: str, *, fetch: bool = True) -> list[Any]:
+        """Rows of one statement: on the task's own transaction if it has one (to see its writes), else pooled."""
+        import psycopg
+
+        tx = self._txs.get(_current_task())
+        try:
+            if tx is not None:
+                cur = await tx.conn.execute(sql, args)
+                return await cur.fetchall() if fetch else []
+            async with self._open_pool().connection() as conn:
+                cur = await conn.execute(sql, args)
+                return await cur.fetchall() if fetch else []
+        except psycopg.Error as exc:
+            raise _store_error(what, exc) from exc
+
+    async def read(self, session_id: str, from_version: int = 1, limit: int | None = None) -> list[StoredEvent]:
+        rows = await self._query(
+            f"SELECT {_EVENT_COLUMNS} FROM thinkgate.events WHERE session_id = %s AND version >= %s "
+            "ORDER BY version LIMIT %s",
+            (session_id, from_version, limit),
+            f"reading session {session_id!r}",
+        )
+        return [_event(r) for r in rows]
+
+    async def find_request(self, session_id: str, request_id: str) -> StoredEvent | None:
+        rows = await self._query(
+            f"SELECT {_EVENT_COLUMNS} FROM thinkgate.events WHERE session_id = %s AND request_id = %s",
+            (session_id, request_id),
+            f"looking up a request in session {session_id!r}",
+        )
+        return _event(rows[0]) if rows else None
+
+    async def find_thought(self, session_id: str, thought_id: str) -> StoredEvent | None:
+        rows = await self._query(
+            f"SELECT {_EVENT_COLUMNS} FROM thinkgate.events WHERE session_id = %s AND thought_id = %s",
+            (session_id, thought_id),
+            f"looking up a thought in session {session_id!r}",
+        )
+        return _event(rows[0]) if rows else None
+
+    async def session(self, session_id: str) -> SessionInfo | None:
+        rows = await self._query(
+            f"SELECT {_HEAD_COLUMNS} FROM thinkgate.sessions WHERE id = %s",
+            (session_id,),
+            f"reading session {session_id!r}",
+        )
+        return SessionInfo(*rows[0]) if rows else None
+
+    async def list_sessions(self, limit: int = 100, after: str | None = None) -> list[SessionInfo]:
+        rows = await self._query(
+            f"SELECT {_HEAD_COLUMNS} FROM thinkgate.sessions WHERE id > %s ORDER BY id LIMIT %s",
+            (after or "", limit),
+            "listing sessions",
+        )
+        return [SessionInfo(*r) for r in rows]
+
+    async def recent_sessions(self, limit: int = 100, before: tuple[str, str] | None = None) -> list[SessionInfo]:
+        if before is None:
+            sql = f"SELECT {_HEAD_COLUMNS} FROM thinkgate.sessions ORDER BY updated_at DESC, id DESC LIMIT %s"
+            args: tuple[Any, ...] = (limit,)
+        else:
+            sql = (
+                f"SELECT {_HEAD_COLUMNS} FROM thinkgate.sessions WHERE (updated_at, id) < (%s, %s) "
+                "ORDER BY updated_at DESC, id DESC LIMIT %s"
+            )
+            args = (before[0], before[1], limit)
+        return [SessionInfo(*r) for r in await self._query(sql, args, "listing sessions")]
+
+    async def orphan_sessions(self) -> list[str]:
+        rows = await self._query(
+            "SELECT DISTINCT e.session_id FROM thinkgate.events e "
+            "WHERE NOT EXISTS (SELECT 1 FROM thinkgate.sessions s WHERE s.id = e.session_id) ORDER BY 1",
+            (),
+            "checking for orphaned events",
+        )
+        return [r[0] for r in rows]
+
+    async def count_sessions(self) -> int:
+        rows = await self._query("SELECT count(*) FROM thinkgate.sessions", (), "counting sessions")
+        return int(rows[0][0])
+
+    async def load_snapshot(self, session_id: str) -> Snapshot | None:
+        rows = await self._query(
+            "SELECT session_id, version, state FROM thinkgate.snapshots WHERE session_id = %s",
+            (session_id,),
+            f"loading a snapshot of {session_id!r}",
+        )
+        return Snapshot(rows[0][0], rows[0][1], bytes(rows[0][2])) if rows else None
+
+
+class _Batch:
+    """``write_batch``: a transaction holding session locks, joined when the task already has one."""
+
+    __slots__ = ("joined", "session_ids", "store", "task", "tx")
+
+    def __init__(self, store: PostgresEventStore, session_ids: Collection[str]) -> None:
+        self.store = store
+        self.session_ids = session_ids
+        self.joined = False
+        self.task: object | None = None
+        self.tx: _Tx | None = None
+
+    def held(self) -> _Tx:
+        """The transaction this batch runs in (once entered)."""
+        if self.tx is None:
+            raise StoreError("the batch is not open")
+        return self.tx
+
+    async def __aenter__(self) -> _Batch:
+        import psycopg
+
+        store = self.store
+        self.task = task = _current_task()
+        what = "writing a batch of events"
+        tx = store._txs.get(task)
+        if tx is not None:
+            self.joined, self.tx = True, tx
+            await store._lock(tx, self.session_ids, what)
+            return self
+        pool = store._open_pool()
+        try:
+            conn = await pool.getconn()
+        except psycopg.Error as exc:
+            raise _store_error(what, exc) from exc
+        tx = _Tx(conn)
+        try:
+            await _run(conn, "BEGIN", what)
+            await store._lock(tx, self.session_ids, what)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await _discard(pool, conn)
+            raise
+        store._txs[task] = self.tx = tx
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if self.joined or self.tx is None:
+            return
+        import psycopg
+
+        store, conn = self.store, self.tx.conn
+        store._txs.pop(self.task, None)
+        pool = store._pool
+        # Shielded: a cancelled batch must still roll back and hand its connection back.
+        with anyio.CancelScope(shield=True):
+            if kind is None:
+                try:
+                    await conn.execute("COMMIT")
+                except psycopg.Error as failed:
+                    await _discard(pool, conn)
+                    raise _store_error("committing a batch of events", failed) from failed
+                await _give_back(pool, conn)
+                return
+            await _discard(pool, conn)
+
+
+async def _discard(pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None, conn: Any) -> None:
+    """Roll back whatever ``conn`` has open and hand it back (the pool drops it if it is broken)."""
+    import psycopg
+
+    with contextlib.suppress(psycopg.Error):  # a broken connection: the pool sees it and replaces it
+        await conn.execute("ROLLBACK")
+    await _give_back(pool, conn)
+
+
+async def _give_back(pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None, conn: Any) -> None:
+    if pool is None:  # the store was closed meanwhile
+        await conn.close()
+    else:
+        await pool.putconn(conn)
+
+
+async def _rollback_to(conn: Any, savepoint: str) -> None:
+    import psycopg
+
+    with anyio.CancelScope(shield=True):
+        try:
+            await conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+            await conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+        except psycopg.Error:
+            pass  # the transaction is lost; its commit fails and reports it
+
+
+async def _run(conn: Any, sql: str, what: str, args: Sequence[Any] | None = None) -> Any:
+    import psycopg
+
+    try:
+        return await conn.execute(sql, args)
+    except psycopg.Error as exc:
+        raise _store_error(what, exc) from exc
+
+
+async def _fetchone(conn: Any, sql: str, args: Sequence[Any], what: str) -> Any:
+    cur = await _run(conn, sql, what, args)
+    return await cur.fetchone()
+
+
+async def schema_version(conn: psycopg.AsyncConnection[Any]) -> int:
+    """The database's ThinkGate schema version (0: never migrated)."""
+    cur = await conn.execute("SELECT to_regclass('thinkgate.schema_migrations') IS NOT NULL")
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return 0
+    cur = await conn.execute("SELECT COALESCE(MAX(version), 0) FROM thinkgate.schema_migrations")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _check_schema(url: str, current: int) -> None:
+    if current == SCHEMA_VERSION:
+        return
+    if current > SCHEMA_VERSION:
+        raise SchemaMismatch(
+            f"{url} has schema version {current}, newer than this ThinkGate understands ({SCHEMA_VERSION}); "
+            "upgrade ThinkGate"
+        )
+    state = "has no ThinkGate schema" if current == 0 else f"has schema version {current}"
+    raise SchemaMismatch(
+        f"{url} {state}; this ThinkGate needs version {SCHEMA_VERSION}: run `thinkgate db migrate --store URL`"
+    )
+
+
+async def migrate(conninfo: str) -> tuple[int, int]:
+    """Bring the database's schema up to ``SCHEMA_VERSION``; returns (version before, version after).
+
+    One transaction under an advisory lock: concurrent migrations wait for each other, and a
+    failed one changes nothing.
+
+    Raises:
+        StoreUnavailable: the server cannot be reached.
+        SchemaMismatch: the schema is newer than this code.
+        StoreError: a migration failed.
+    """
+    import psycopg
+
+    url = redact_url(conninfo)
+    try:
+        conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"cannot connect to PostgreSQL at {url}: {_reason(exc)}") from exc
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
+            await conn.execute("CREATE SCHEMA IF NOT EXISTS thinkgate")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS thinkgate.schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            before = await schema_version(conn)
+            if before > SCHEMA_VERSION:
+                _check_schema(url, before)
+            for version in range(before + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version - 1]:
+                    await conn.execute(statement)
+                await conn.execute("INSERT INTO thinkgate.schema_migrations (version) VALUES (%s)", (version,))
+    except psycopg.Error as exc:
+        raise _store_error(f"migrating {url}", exc) from exc
+    finally:
+        await conn.close()
+    return before, max(before, SCHEMA_VERSION)
+
+
+async def current_schema(conninfo: str) -> int:
+    """The schema version of the database ``conninfo`` names (0: never migrated).
+
+    Raises:
+        StoreUnavailable: the server cannot be reached.
+    """
+    import psycopg
+
+    url = redact_url(conninfo)
+    try:
+        conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"cannot connect to PostgreSQL at {url}: {_reason(exc)}") from exc
+    try:
+        return await schema_version(conn)
+    except psycopg.Error as exc:
+        raise _store_error(f"reading the schema version of {url}", exc) from exc
+    finally:
+        await conn.close()
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _store_error(what: str, exc: BaseException) -> StoreError:
+    """``what`` failed: retriable (``STORE_UNAVAILABLE``) when the server is unreachable or a lock wait timed out."""
+    import psycopg
+    from psycopg import errors
+
+    if isinstance(exc, errors.LockNotAvailable):
+        return StoreUnavailable(
+            f"{what} failed: the session is being written by other replicas; it waited over "
+            f"{LOCK_TIMEOUT_MS} ms for its lock (a session that hot is over the documented limit); retry"
+        )
+    if isinstance(exc, psycopg.OperationalError):
+        # Connection lost, server shutting down or starting, pool timeout, deadlock, cancellation.
+        return StoreUnavailable(f"{what} failed: PostgreSQL is unavailable ({_reason(exc)}); retry")
+    return StoreError(f"{what} failed: {_reason(exc)}")
+
+
+def _current_task() -> object | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return None
+
+
+def _event(row: Any) -> StoredEvent:
+    return StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], row[6])
