@@ -10,7 +10,7 @@ from thinkgate.config import Settings
 from thinkgate.engine.engine import Engine
 from thinkgate.store.url import open_store
 
-__all__ = ["build_engine", "configure_logging", "run_stdio"]
+__all__ = ["build_engine", "configure_logging", "run_http", "run_stdio"]
 
 
 def configure_logging(settings: Settings) -> None:
@@ -48,3 +48,15 @@ async def run_stdio(settings: Settings) -> None:
         await StdioWire(engine, fast_path=settings.fast_path, log_thoughts=settings.log_thoughts).serve()
     finally:
         await engine.stop()
+
+
+def run_http(settings: Settings) -> None:
+    """Serve MCP over Streamable HTTP until SIGINT or SIGTERM (the ``serve --http`` sidecar).
+
+    Raises:
+        ConfigError: no token for a non-loopback address, or the address cannot be used.
+        StoreError: the store cannot be opened.
+    """
+    from thinkgate.http.serve import run
+
+    run(settings)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from thinkgate.domain.thinking import Limits
 from thinkgate.engine.engine import EngineConfig
@@ -25,6 +26,13 @@ ENV_VARS: dict[str, str] = {
     "THINKGATE_CACHE_SESSIONS": "hot session states kept in memory (default 2048)",
     "THINKGATE_CACHE_MB": "memory budget of the hot-session cache in MiB (default 16)",
     "THINKGATE_FAST_PATH": "0 sends every stdio message through the MCP SDK instead of the fast path (diagnosis)",
+    "THINKGATE_HTTP_HOST": "address `serve --http` listens on (default 127.0.0.1; anything else needs a token)",
+    "THINKGATE_HTTP_PORT": "port `serve --http` listens on (default 8765; 0 picks a free one)",
+    "THINKGATE_ALLOWED_HOSTS": "comma-separated extra Host header names `serve --http` accepts (DNS-rebinding check)",
+    "THINKGATE_ALLOWED_ORIGINS": "comma-separated extra Origin values `serve --http` accepts, e.g. https://app.example",
+    "THINKGATE_TOKEN": "bearer token `serve --http` requires on /mcp and /metrics (at least 16 characters)",
+    "THINKGATE_TOKEN_FILE": "file holding that token (first line)",
+    "THINKGATE_HTTP_LIST_SESSIONS": "1 lets HTTP clients list every stored session (off: list_sessions is refused)",
 }
 
 
@@ -41,6 +49,32 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int = 1) -> int:
     return value
 
 
+def _list(raw: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+MIN_TOKEN_CHARS = 16
+
+
+def _token(value: str | None, path: str | None) -> str | None:
+    """The bearer token from the variable or the file (the variable wins); None when neither is set."""
+    if not value and path:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the token file {path}: {exc}") from None
+        value = lines[0] if lines else ""
+        if not value.strip():
+            raise ConfigError(f"the token file {path} is empty")
+    if not value:
+        return None
+    value = value.strip()
+    if len(value) < MIN_TOKEN_CHARS or any(c.isspace() or not c.isprintable() for c in value):
+        # The message never contains the token itself.
+        raise ConfigError(f"the bearer token must be at least {MIN_TOKEN_CHARS} printable characters without spaces")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable about a ThinkGate process."""
@@ -51,6 +85,13 @@ class Settings:
     log_thoughts: bool = False
     fast_path: bool = True
     engine: EngineConfig = field(default_factory=EngineConfig)
+    # `serve --http` (the Streamable HTTP sidecar)
+    http_host: str = "127.0.0.1"
+    http_port: int = 8765
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    token: str | None = field(default=None, repr=False)  # never printed
+    http_list_sessions: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +118,12 @@ class Settings:
             and env.get("DISABLE_THOUGHT_LOGGING", "").lower() not in ("1", "true", "yes"),
             fast_path=env.get("THINKGATE_FAST_PATH", "1").strip().lower() not in ("0", "false", "no", "off"),
             engine=engine,
+            http_host=env.get("THINKGATE_HTTP_HOST") or "127.0.0.1",
+            http_port=_int(env, "THINKGATE_HTTP_PORT", 8765, lo=0),
+            allowed_hosts=_list(env.get("THINKGATE_ALLOWED_HOSTS")),
+            allowed_origins=_list(env.get("THINKGATE_ALLOWED_ORIGINS")),
+            token=_token(env.get("THINKGATE_TOKEN"), env.get("THINKGATE_TOKEN_FILE")),
+            http_list_sessions=env.get("THINKGATE_HTTP_LIST_SESSIONS", "").strip().lower() in ("1", "true", "yes"),
         )
         return settings.with_overrides(durability=env.get("THINKGATE_DURABILITY") or "normal")
 
@@ -96,6 +143,34 @@ class Settings:
         if new.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ConfigError(f"THINKGATE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {new.log_level!r}")
         return new
+
+    def with_http(
+        self,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        allow_hosts: Sequence[str] = (),
+        allow_origins: Sequence[str] = (),
+        token_file: str | None = None,
+        list_sessions: bool = False,
+    ) -> Settings:
+        """Apply the ``serve --http`` flags on top (lists add to the environment's).
+
+        Raises:
+            ConfigError: a value is invalid or the token file cannot be read.
+        """
+        port = self.http_port if port is None else port
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"port must be between 0 and 65535, got {port}")
+        return replace(
+            self,
+            http_host=host or self.http_host,
+            http_port=port,
+            allowed_hosts=self.allowed_hosts + tuple(h.strip() for h in allow_hosts if h.strip()),
+            allowed_origins=self.allowed_origins + tuple(o.strip() for o in allow_origins if o.strip()),
+            token=_token(None, token_file) if token_file else self.token,
+            http_list_sessions=list_sessions or self.http_list_sessions,
+        )
 
     def resolved_store_url(self) -> str:
         from thinkgate.store.url import default_store_url

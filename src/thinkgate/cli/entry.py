@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["main", "plain_serve_args", "serve"]
+__all__ = ["main", "plain_serve_args", "serve", "serve_http"]
 
 _OPTIONS = ("--store", "--durability")
 
@@ -60,6 +60,41 @@ def serve(store: str | None, durability: str | None) -> None:
             file=sys.stderr,
         )
     asyncio.run(run_stdio(settings))
+
+
+def serve_http(
+    store: str | None,
+    durability: str | None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    allow_hosts: list[str] | None = None,
+    allow_origins: list[str] | None = None,
+    token_file: str | None = None,
+    list_sessions: bool = False,
+) -> None:
+    """Serve MCP over Streamable HTTP until SIGINT or SIGTERM (the ``serve --http`` command).
+
+    Raises:
+        ThinkGateError: the configuration or the store is unusable (e.g. no token off loopback).
+    """
+    from thinkgate.app import configure_logging, run_http
+    from thinkgate.config import Settings
+
+    settings = (
+        Settings.from_env()
+        .with_overrides(store_url=store, durability=durability)
+        .with_http(
+            host=host,
+            port=port,
+            allow_hosts=allow_hosts or (),
+            allow_origins=allow_origins or (),
+            token_file=token_file,
+            list_sessions=list_sessions,
+        )
+    )
+    configure_logging(settings)
+    run_http(settings)
 
 
 def main(argv: list[str] | None = None) -> None:

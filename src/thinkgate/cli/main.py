@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from thinkgate import __version__
+from thinkgate.cli.db import db_app
 from thinkgate.errors import ThinkGateError
 
 __all__ = ["app", "main"]
@@ -53,6 +54,7 @@ sessions_app = typer.Typer(help="List, show, export and delete stored sessions."
 audit_app = typer.Typer(help="Check stored event logs for tampering.", no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
 
 
 def _version(value: bool) -> None:
@@ -107,10 +109,54 @@ def serve(
             help="normal: survives kill -9; full: fsync every commit, survives power loss. Env: THINKGATE_DURABILITY."
         ),
     ] = None,
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve Streamable HTTP (a sidecar at http://HOST:PORT/mcp) instead of stdio.")
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="--http: address to listen on (default 127.0.0.1). Env: THINKGATE_HTTP_HOST.")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="--http: port (default 8765; 0 = any free). Env: THINKGATE_HTTP_PORT."),
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(help="--http: another Host name clients use (repeatable). Env: THINKGATE_ALLOWED_HOSTS."),
+    ] = None,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(help="--http: an Origin to accept (repeatable). Env: THINKGATE_ALLOWED_ORIGINS."),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(help="--http: file holding the bearer token clients must send. Env: THINKGATE_TOKEN."),
+    ] = None,
+    list_sessions: Annotated[
+        bool,
+        typer.Option(
+            "--list-sessions", help="--http: let clients list every session. Env: THINKGATE_HTTP_LIST_SESSIONS=1."
+        ),
+    ] = False,
 ) -> None:
-    """Serve MCP over stdio (for an MCP client to launch). Logs go to stderr."""
+    """Serve MCP over stdio (for an MCP client to launch), or over Streamable HTTP with --http. Logs go to stderr."""
     from thinkgate.cli.entry import serve as run_serve
+    from thinkgate.cli.entry import serve_http
 
+    http_only = (host, port, allow_host, allow_origin, token_file)
+    if not http and (any(v is not None for v in http_only) or list_sessions):
+        raise typer.BadParameter("--host, --port, --allow-host, --allow-origin, --token-file need --http")
+    if http:
+        serve_http(
+            store,
+            durability.value if durability else None,
+            host=host,
+            port=port,
+            allow_hosts=allow_host,
+            allow_origins=allow_origin,
+            token_file=str(token_file) if token_file else None,
+            list_sessions=list_sessions,
+        )
+        return
     run_serve(store, durability.value if durability else None)
 
 

@@ -1,0 +1,1 @@
+"""The Streamable HTTP sidecar (``thinkgate serve --http``): security, metrics, the ASGI app."""
