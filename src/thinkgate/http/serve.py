@@ -6,9 +6,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 import socket
 import sys
+from collections.abc import Generator
 from typing import Any
+
+import uvicorn
 
 from thinkgate.config import Settings
 from thinkgate.errors import ConfigError
@@ -57,8 +61,6 @@ async def serve_http(settings: Settings) -> None:
         ConfigError: no token for a non-loopback address, or the address cannot be used.
         StoreError: the store cannot be opened.
     """
-    import uvicorn
-
     from thinkgate.engine.engine import Engine, new_session_id
     from thinkgate.http.asgi import MAX_BODY_BYTES, HttpApp
     from thinkgate.http.metrics import Metrics, TimedStore
@@ -106,6 +108,10 @@ async def serve_http(settings: Settings) -> None:
             timeout_graceful_shutdown=10,
             server_header=False,
         )
+        server_ = _Server(config)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, server_.stop)
         url = _url(sock, settings.http_host)
         print(
             f"thinkgate: serving MCP over Streamable HTTP at {url} (store {engine.store.url}; "
@@ -115,11 +121,27 @@ async def serve_http(settings: Settings) -> None:
         )
         gc.collect()
         gc.freeze()  # as run_stdio: long-lived objects out of the collector's scans
-        await uvicorn.Server(config).serve(sockets=[sock])
+        try:
+            await server_.serve(sockets=[sock])
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
     finally:
         with contextlib.suppress(OSError):
             sock.close()
         await engine.stop()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, minus its signal handling: it re-raises SIGTERM once it has stopped,
+    which would kill the process before the engine closes the store. Ours just stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    def stop(self) -> None:
+        self.should_exit = True
 
 
 def _http_impl() -> Any:
