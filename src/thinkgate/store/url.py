@@ -71,7 +71,7 @@ def redact_url(url: str) -> str:
     Covers the password in the authority (``postgresql://user:secret@host/db``) and a
     ``password=`` query parameter.
     """
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+    from urllib.parse import parse_qsl, urlencode, urlsplit
 
     try:
         parts = urlsplit(url)
@@ -82,8 +82,14 @@ def redact_url(url: str) -> str:
     if at and ":" in userinfo:
         netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
     query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() == "password" for k, _ in pairs):
-            query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="/*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(k.lower() == "password" for k, _ in pairs):
+        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="/*")
+    if netloc == parts.netloc and query == parts.query:
+        return url
+    # Reassembled by hand: urlunsplit would drop the empty authority of postgresql:///db.
+    return (
+        f"{parts.scheme}://{netloc}{parts.path}"
+        + (f"?{query}" if query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )
