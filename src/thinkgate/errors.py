@@ -10,6 +10,9 @@ these at the adapter boundary (``raise ... from exc``).
     │   ├── ThoughtTooLong              THOUGHT_TOO_LONG   thought over the length cap
     │   └── UnknownTool                 UNKNOWN_TOOL       no tool has that name
     ├── UnknownReference                UNKNOWN_THOUGHT    names a thought that does not exist
+    ├── CycleRefused                    CYCLE_REFUSED      a depends_on/refines edge would close a cycle
+    ├── NodeInactive                    NODE_PRUNED        the node was pruned; it cannot grow or be linked
+    ├── ModelUnavailable                MODEL_UNAVAILABLE  model-backed generation has no provider configured
     ├── SessionNotFound                 SESSION_NOT_FOUND  no such session
     ├── LimitExceeded                   LIMIT_EXCEEDED     a configured cap would be exceeded
     ├── IdempotencyConflict             IDEMPOTENCY_CONFLICT same requestId, different arguments
@@ -29,12 +32,15 @@ from typing import ClassVar
 
 __all__ = [
     "ConfigError",
+    "CycleRefused",
     "IdempotencyConflict",
     "IntegrityError",
     "InternalError",
     "InvalidInput",
     "InvalidSessionId",
     "LimitExceeded",
+    "ModelUnavailable",
+    "NodeInactive",
     "SchemaMismatch",
     "SessionNotFound",
     "StoreError",
@@ -90,6 +96,24 @@ class UnknownReference(ThinkGateError):
     """A command names a thought that does not exist in its session."""
 
     code = "UNKNOWN_THOUGHT"
+
+
+class CycleRefused(ThinkGateError):
+    """A ``depends_on`` or ``refines`` edge would close a cycle in the strict subgraph."""
+
+    code = "CYCLE_REFUSED"
+
+
+class NodeInactive(ThinkGateError):
+    """The node was pruned: it cannot be expanded, refined, merged or linked."""
+
+    code = "NODE_PRUNED"
+
+
+class ModelUnavailable(ThinkGateError):
+    """Model-backed generation was asked for but no model provider is configured."""
+
+    code = "MODEL_UNAVAILABLE"
 
 
 class SessionNotFound(ThinkGateError):

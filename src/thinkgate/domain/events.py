@@ -12,7 +12,9 @@ from typing import Any, ClassVar
 
 __all__ = [
     "RESULT_ORDER",
+    "DeliberationStarted",
     "Event",
+    "GraphUpdated",
     "HistoryCleared",
     "SessionCreated",
     "ThoughtRecorded",
@@ -107,10 +109,95 @@ class HistoryCleared:
         return {"cleared": self.cleared, "request_id": self.request_id}
 
 
-Event = SessionCreated | ThoughtRecorded | HistoryCleared
+@dataclass(frozen=True, slots=True)
+class DeliberationStarted:
+    """A deliberation was opened on the session: its settings and its root node (the goal).
 
-_TYPES: dict[str, type[SessionCreated] | type[ThoughtRecorded] | type[HistoryCleared]] = {
-    cls.TYPE: cls for cls in (SessionCreated, ThoughtRecorded, HistoryCleared)
+    ``root`` is a node record as in ``GraphUpdated.nodes``.
+    """
+
+    TYPE: ClassVar[str] = "deliberation_started"
+    goal: str
+    constraints: tuple[str, ...]
+    mode: str
+    profile: str
+    limits: Mapping[str, int]
+    beam_width: int
+    root: Mapping[str, Any]
+    request_id: str | None = None
+    args_digest: str | None = None
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "goal": self.goal,
+            "constraints": list(self.constraints),
+            "mode": self.mode,
+            "profile": self.profile,
+            "limits": dict(self.limits),
+            "beam_width": self.beam_width,
+            "root": dict(self.root),
+            "request_id": self.request_id,
+            "args_digest": self.args_digest,
+            "result": dict(self.result),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GraphUpdated:
+    """One graph operation (``op`` names the tool), applied atomically.
+
+    - ``nodes``: new nodes, each ``{id, seq, kind, content, parents, depth, tags, branch_id,
+      provenance}``;
+    - ``edges``: new typed edges ``{source, target, kind, note}``;
+    - the frontier: cleared first when ``frontier_reset``, then ``frontier_removed`` leave and
+      ``frontier_added`` join it;
+    - ``pruned``: nodes whose status becomes ``pruned`` (they leave the frontier);
+    - ``scores``: ``{node, composite, dims}`` per scored node;
+    - ``phase`` / ``phase_elaborated``: a Skeleton-of-Thought phase opened / elaborated.
+    """
+
+    TYPE: ClassVar[str] = "graph_updated"
+    op: str
+    nodes: tuple[Mapping[str, Any], ...] = ()
+    edges: tuple[Mapping[str, Any], ...] = ()
+    frontier_reset: bool = False
+    frontier_removed: tuple[str, ...] = ()
+    frontier_added: tuple[str, ...] = ()
+    pruned: tuple[str, ...] = ()
+    scores: tuple[Mapping[str, Any], ...] = ()
+    phase: Mapping[str, Any] | None = None
+    phase_elaborated: str | None = None
+    request_id: str | None = None
+    args_digest: str | None = None
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "op": self.op,
+            "nodes": [dict(n) for n in self.nodes],
+            "edges": [dict(e) for e in self.edges],
+            "frontier_reset": self.frontier_reset,
+            "frontier_removed": list(self.frontier_removed),
+            "frontier_added": list(self.frontier_added),
+            "pruned": list(self.pruned),
+            "scores": [dict(s) for s in self.scores],
+            "phase": dict(self.phase) if self.phase is not None else None,
+            "phase_elaborated": self.phase_elaborated,
+            "request_id": self.request_id,
+            "args_digest": self.args_digest,
+            "result": dict(self.result),
+        }
+
+
+Event = SessionCreated | ThoughtRecorded | HistoryCleared | DeliberationStarted | GraphUpdated
+
+_TYPES: dict[str, Any] = {
+    cls.TYPE: cls for cls in (SessionCreated, ThoughtRecorded, HistoryCleared, DeliberationStarted, GraphUpdated)
+}
+_TUPLE_FIELDS = {
+    DeliberationStarted: ("constraints",),
+    GraphUpdated: ("nodes", "edges", "frontier_removed", "frontier_added", "pruned", "scores"),
 }
 
 
@@ -130,6 +217,11 @@ def event_from_payload(type_: str, payload: Mapping[str, Any]) -> Event:
         if isinstance(result, dict):
             # Stored canonically (sorted keys); a retried call must get the first answer's order back.
             data["result"] = {k: result[k] for k in RESULT_ORDER if k in result} | result
+    for name in _TUPLE_FIELDS.get(cls, ()):
+        if name in data:
+            if not isinstance(data[name], list):
+                raise ValueError(f"payload field {name!r} of {type_!r} is not a list")
+            data[name] = tuple(data[name])
     try:
         return cls(**data)
     except TypeError as exc:

@@ -16,11 +16,20 @@ from typing import Any
 
 from immutables import Map
 
-from thinkgate.domain.events import Event, HistoryCleared, SessionCreated, ThoughtRecorded
+from thinkgate.domain.events import (
+    DeliberationStarted,
+    Event,
+    GraphUpdated,
+    HistoryCleared,
+    SessionCreated,
+    ThoughtRecorded,
+)
+from thinkgate.domain.graph import Deliberation, Graph, GraphLimits, Node, Phase
 
 __all__ = ["SessionState", "apply", "replay", "thought_id"]
 
 _EMPTY: Map[int, int] = Map()
+_NO_GRAPH = Graph()
 
 
 def thought_id(seq: int) -> str:
@@ -44,23 +53,24 @@ class SessionState:
     linear_run: int = 0
     last_next_needed: bool = True
     history_start: int = 0  # version of the last history_cleared event (0: never cleared)
-    markers: tuple[int, ...] = (1,)  # versions of the events that are not thoughts (creation, clears)
+    graph: Graph = _NO_GRAPH  # the thought graph since the last clear (the deliberation survives clears)
 
-    def version_of(self, seq: int) -> int:
-        """The log version of the session's ``seq``-th thought (the store reads it by primary key)."""
-        version = seq
-        for marker in self.markers:
-            if marker <= version:
-                version += 1
-        return version
+    def version_of(self, seq: int) -> int | None:
+        """The log version of the event that created node ``t{seq}`` (the store reads it by primary key)."""
+        node = self.graph.nodes.get(thought_id(seq))
+        return node.version if node is not None else None
 
     def approx_size(self) -> int:
         """A rough, deliberately high byte count of this state in memory, for the hot-session cache.
 
         Measured with tracemalloc: ~340 B for an empty state; each thought number ~70-140 B
-        (an int→int HAMT entry plus the int objects), each branch id ~100 B.
+        (an int→int HAMT entry plus the int objects), each branch id ~100 B, each graph node
+        ~250-300 B (the node record, its id and its frontier and HAMT entries), each typed edge ~150 B.
         """
-        return 400 + 140 * len(self.numbers) + 120 * len(self.branches)
+        graph = self.graph
+        return (
+            400 + 140 * len(self.numbers) + 120 * len(self.branches) + 300 * len(graph.nodes) + 150 * len(graph.edges)
+        )
 
     def to_snapshot(self, *, canonical: bool = True) -> dict[str, Any]:
         """A JSON-safe form of the state (for snapshots).
@@ -92,7 +102,7 @@ class SessionState:
             "linear_run": self.linear_run,
             "last_next_needed": self.last_next_needed,
             "history_start": self.history_start,
-            "markers": list(self.markers),
+            "graph": self.graph.canonical() if canonical else self.graph.to_snapshot(),
         }
 
     @classmethod
@@ -135,14 +145,8 @@ class SessionState:
             linear_run=field("linear_run", int),
             last_next_needed=field("last_next_needed", bool),
             history_start=field("history_start", int),
-            markers=tuple(_markers(field("markers", list))),
+            graph=Graph.from_snapshot(field("graph", dict)),
         )
-
-
-def _markers(values: list[Any]) -> list[int]:
-    if not values or not all(type(v) is int for v in values) or values != sorted(set(values)):
-        raise ValueError("snapshot field 'markers' is malformed")
-    return values
 
 
 def apply(state: SessionState | None, event: Event) -> SessionState:
@@ -160,11 +164,21 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
         if event.branch_from_thought is not None and event.branch_id is not None and event.branch_id not in branches:
             branches = (*branches, event.branch_id)
         forks = event.branch_from_thought is not None or event.is_revision
+        version = state.version + 1
+        revises = state.numbers.get(event.revises_thought) if event.revises_thought is not None else None
+        graph = state.graph.with_chain_thought(
+            event.thought_id,
+            event.seq,
+            version,
+            event.parent_id,
+            event.branch_id,
+            thought_id(revises) if revises is not None else None,
+        )
         return SessionState(
             state.session_id,
             state.created_at,
             state.mode,
-            state.version + 1,
+            version,
             event.seq,
             state.history_length + 1,
             state.numbers.set(event.thought_number, event.seq),
@@ -173,8 +187,13 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
             0 if forks else state.linear_run + 1,
             event.next_thought_needed,
             state.history_start,
-            state.markers,
+            graph,
         )
+    if type(event) is GraphUpdated:
+        if state is None:
+            raise ValueError(f"{event.TYPE} applied before session_created")
+        seq = max((int(n["seq"]) for n in event.nodes), default=state.seq)
+        return _with_graph(state, _apply_graph(state.graph, event, state.version + 1), max(seq, state.seq))
     if isinstance(event, SessionCreated):
         if state is not None:
             raise ValueError("session_created applied to an existing session")
@@ -196,9 +215,154 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
             0,
             True,
             version,
-            (*state.markers, version),
+            _cleared(state.graph),
+        )
+    if isinstance(event, DeliberationStarted):
+        if state.graph.deliberation is not None:
+            raise ValueError("deliberation_started applied to a session that has one")
+        version = state.version + 1
+        graph = _apply_nodes(state.graph, (event.root,), version)
+        root_id = str(event.root["id"])
+        limits = GraphLimits(**{k: int(v) for k, v in event.limits.items()})
+        deliberation = Deliberation(event.mode, event.profile, limits, root_id, event.beam_width)
+        graph = Graph(
+            graph.nodes,
+            graph.frontier.set(root_id, int(event.root["seq"])),
+            graph.strict_out,
+            graph.edges,
+            graph.stats,
+            deliberation,
+            graph.phases,
+            graph.last_phase,
+        )
+        return SessionState(
+            state.session_id,
+            state.created_at,
+            event.mode,
+            version,
+            max(state.seq, int(event.root["seq"])),
+            state.history_length,
+            state.numbers,
+            state.branches,
+            state.last_thought_id,
+            state.linear_run,
+            state.last_next_needed,
+            state.history_start,
+            graph,
         )
     raise ValueError(f"unknown event {event!r}")
+
+
+def _with_graph(state: SessionState, graph: Graph, seq: int) -> SessionState:
+    """``state`` one event later, with ``graph`` and the newest node's ``seq``."""
+    return SessionState(
+        state.session_id,
+        state.created_at,
+        state.mode,
+        state.version + 1,
+        seq,
+        state.history_length,
+        state.numbers,
+        state.branches,
+        state.last_thought_id,
+        state.linear_run,
+        state.last_next_needed,
+        state.history_start,
+        graph,
+    )
+
+
+def _cleared(graph: Graph) -> Graph:
+    """The graph after a history clear: only the deliberation's root (if any) remains."""
+    deliberation = graph.deliberation
+    if deliberation is None:
+        return _NO_GRAPH
+    root = graph.nodes[deliberation.root_id]
+    if root.status != "active":
+        root = Node(root.seq, root.version, root.kind, root.depth, root.parents, "active", None, root.branch_id)
+    return Graph(
+        Map({deliberation.root_id: root}),
+        Map({deliberation.root_id: root.seq}),
+        deliberation=deliberation,
+    )
+
+
+def _apply_nodes(graph: Graph, specs: Any, version: int) -> Graph:
+    nodes = graph.nodes
+    for spec in specs:
+        nodes = nodes.set(
+            spec["id"],
+            Node(
+                int(spec["seq"]),
+                version,
+                spec["kind"],
+                int(spec["depth"]),
+                tuple(spec["parents"]),
+                "active",
+                None,
+                spec.get("branch_id"),
+            ),
+        )
+    return Graph(
+        nodes,
+        graph.frontier,
+        graph.strict_out,
+        graph.edges,
+        graph.stats,
+        graph.deliberation,
+        graph.phases,
+        graph.last_phase,
+    )
+
+
+def _apply_graph(graph: Graph, event: GraphUpdated, version: int) -> Graph:
+    """The graph after one ``graph_updated`` event (trusted: ``decide`` checked it)."""
+    if event.nodes:
+        graph = _apply_nodes(graph, event.nodes, version)
+    if event.edges:
+        graph = graph.with_edges(((e["source"], e["target"], e["kind"]) for e in event.edges), version)
+    nodes = graph.nodes
+    frontier: Map[str, int] = Map() if event.frontier_reset else graph.frontier
+    if event.frontier_removed or event.frontier_added or event.pruned or event.scores:
+        with frontier.mutate() as fm, nodes.mutate() as nm:
+            for nid in event.frontier_removed:
+                fm.pop(nid, None)
+            for nid in event.frontier_added:
+                fm[nid] = nm[nid].seq
+            for nid in event.pruned:
+                node = nm[nid]
+                nm[nid] = Node(
+                    node.seq, node.version, node.kind, node.depth, node.parents, "pruned", node.score, node.branch_id
+                )
+                fm.pop(nid, None)
+            for entry in event.scores:
+                nid = entry["node"]
+                node = nm[nid]
+                nm[nid] = Node(
+                    node.seq,
+                    node.version,
+                    node.kind,
+                    node.depth,
+                    node.parents,
+                    node.status,
+                    float(entry["composite"]),
+                    node.branch_id,
+                )
+            frontier = fm.finish()
+            nodes = nm.finish()
+    phases = graph.phases
+    last_phase = graph.last_phase
+    if event.phase is not None:
+        pid = str(event.phase["id"])
+        phases = phases.set(
+            pid,
+            Phase(str(event.phase["source"]), tuple(event.phase["skeletons"]), str(event.phase["style"])),
+        )
+        last_phase = pid
+    if event.phase_elaborated is not None:
+        old = phases[event.phase_elaborated]
+        phases = phases.set(event.phase_elaborated, Phase(old.source_id, old.skeleton_ids, old.style, True))
+    return Graph(nodes, frontier, graph.strict_out, graph.edges, graph.stats, graph.deliberation, phases, last_phase)
 
 
 def replay(events: Any, state: SessionState | None = None) -> SessionState | None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from thinkgate.domain.chain import canonical
+from thinkgate.domain.deliberation import GRAPH_COMMANDS, Answer, GraphCommand, decide_graph, digest
 from thinkgate.domain.events import Event, HistoryCleared, SessionCreated, ThoughtRecorded
 from thinkgate.domain.safety import scan_text
 from thinkgate.domain.state import SessionState, thought_id
@@ -96,15 +98,17 @@ class ClearHistory:
     request_id: str | None = None
 
 
-Command = RecordThought | ClearHistory
+Command = RecordThought | ClearHistory | GraphCommand
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What a command does: new events, or (for a retried request) the version that already answered it."""
+    """What a command does: new events, the version that already answered it (a retried request),
+    or an answer that changes nothing (``answer``)."""
 
     events: tuple[Event, ...] = ()
     replay_of: int | None = None
+    answer: Answer | None = None
 
 
 def decide(
@@ -116,13 +120,15 @@ def decide(
     limits: Limits,
     seen: tuple[int, str] | None = None,
     revised_text: str | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> Decision:
     """Decide ``command`` against ``state`` (None when the session does not exist yet).
 
     ``seen`` is what the event log holds for the command's request id, if it was used
     before in this session: the version of the event it produced and that call's
     argument digest (``CLEAR_DIGEST`` for a history clear). The caller looks it up, as it
-    does ``revised_text``: the stored text of the thought a revision names (for feedback).
+    does ``revised_text``: the stored text of the thought a revision names (for feedback), and
+    ``texts``: the texts of the nodes a graph command reads (``deliberation.text_needs``).
 
     Raises:
         InvalidInput: arguments out of range.
@@ -133,13 +139,29 @@ def decide(
     """
     _check_request_id(command.request_id)
     if command.request_id is not None and seen is not None:
-        digest = command.digest() if isinstance(command, RecordThought) else CLEAR_DIGEST
-        if seen[1] != digest:
+        if isinstance(command, RecordThought):
+            fingerprint = command.digest()
+        elif isinstance(command, ClearHistory):
+            fingerprint = CLEAR_DIGEST
+        else:
+            fingerprint = digest(command)
+        if seen[1] != fingerprint:
             raise IdempotencyConflict(
                 f"requestId {command.request_id!r} was already used for a different call; "
                 "use a new requestId for a new call"
             )
         return Decision(replay_of=seen[0])
+    if type(command) in GRAPH_COMMANDS:
+        events, answer = decide_graph(
+            state,
+            command,  # type: ignore[arg-type]
+            session_id=session_id,
+            now=now,
+            max_bytes=limits.max_thought_bytes,
+            max_thoughts=limits.max_thoughts_per_session,
+            texts=texts or {},
+        )
+        return Decision(events, answer=answer)
     prefix: tuple[Event, ...] = ()
     if state is None:
         created = SessionCreated(session_id=session_id, created_at=now)
@@ -147,6 +169,7 @@ def decide(
         state = SessionState(session_id=session_id, created_at=now, version=1)
     if isinstance(command, ClearHistory):
         return Decision((*prefix, HistoryCleared(cleared=state.history_length, request_id=command.request_id)))
+    assert isinstance(command, RecordThought)
     return Decision((*prefix, _record(state, command, limits, revised_text)))
 
 
@@ -179,6 +202,12 @@ def _record(state: SessionState, cmd: RecordThought, limits: Limits, revised_tex
         raise ThoughtTooLong(
             f"thought is {size} bytes; the limit is {limits.max_thought_bytes}. Split it into several shorter thoughts."
         )
+    deliberation = state.graph.deliberation
+    if deliberation is not None and len(state.graph.nodes) >= deliberation.limits.max_nodes:
+        raise LimitExceeded(
+            f"the deliberation's graph holds {len(state.graph.nodes)} nodes, its max_nodes; "
+            "prune, merge or distill, or continue in a new session"
+        )
     if state.seq >= limits.max_thoughts_per_session:
         raise LimitExceeded(
             f"session {state.session_id!r} has recorded {state.seq} thoughts (cleared ones included), "
@@ -208,7 +237,11 @@ def _record(state: SessionState, cmd: RecordThought, limits: Limits, revised_tex
     seq = state.seq + 1
     new_id = thought_id(seq)
     total = max(cmd.total_thoughts, cmd.thought_number)
-    parent = thought_id(state.numbers[cmd.branch_from_thought]) if cmd.branch_from_thought else state.last_thought_id
+    parent = (
+        thought_id(state.numbers[cmd.branch_from_thought])
+        if cmd.branch_from_thought
+        else state.last_thought_id or (deliberation.root_id if deliberation is not None else None)
+    )
     history_length = state.history_length + 1
     branches = list(state.branches)
     # As in the official server, a branch is opened only by branchFromThought; a branchId

@@ -21,13 +21,20 @@ from typing import Any
 import orjson
 
 from thinkgate.domain.chain import ChainBreak, verify_chain
-from thinkgate.domain.events import Event, HistoryCleared, ThoughtRecorded, event_from_payload
+from thinkgate.domain.deliberation import GRAPH_COMMANDS, Answer, GraphCommand, op_name, text_needs
+from thinkgate.domain.events import (
+    DeliberationStarted,
+    Event,
+    GraphUpdated,
+    HistoryCleared,
+    ThoughtRecorded,
+    event_from_payload,
+)
 from thinkgate.domain.ids import check_session_id
 from thinkgate.domain.state import SessionState, apply, thought_id
 from thinkgate.domain.thinking import CLEAR_DIGEST, ClearHistory, Command, Decision, Limits, RecordThought, decide
 from thinkgate.engine.cache import StateCache
 from thinkgate.errors import (
-    IdempotencyConflict,
     IntegrityError,
     InternalError,
     InvalidInput,
@@ -35,7 +42,6 @@ from thinkgate.errors import (
     SessionNotFound,
     StoreError,
     ThinkGateError,
-    UnknownReference,
     VersionConflict,
 )
 from thinkgate.store.base import EventStore, NewEvent, SessionInfo, Snapshot, StoredEvent
@@ -44,8 +50,8 @@ __all__ = ["Engine", "EngineConfig", "HistoryPage", "SessionPage", "utc_now"]
 
 log = logging.getLogger("thinkgate.engine")
 
-SNAPSHOT_FORMAT = 5  # 2: request ids moved to the store's index; 3: numbers map to seqs; 4: markers;
-# 5: numbers and seqs as parallel lists
+SNAPSHOT_FORMAT = 6  # 2: request ids moved to the store's index; 3: numbers map to seqs; 4: markers;
+# 5: numbers and seqs as parallel lists; 6: the thought graph (replaces markers)
 CONFLICT_RETRIES = 8
 MAX_PAGE = 500
 _LOAD_BATCH = 2000
@@ -89,13 +95,15 @@ class _Call:
 
     session_id: str
     command: Command
-    outcome: Event | ThinkGateError | None = None
+    outcome: Event | Answer | ThinkGateError | None = None
     pending: bool = False  # its events wait for the batch's commit
 
 
-def _unwrap(outcome: Event | ThinkGateError) -> Event:
+def _unwrap(outcome: Event | Answer | ThinkGateError) -> Event:
     if isinstance(outcome, ThinkGateError):
         raise outcome
+    if isinstance(outcome, Answer):
+        raise InternalError("a write answered without an event")
     return outcome
 
 
@@ -166,7 +174,45 @@ class Engine:
             raise InvalidInput(f"requestId {request_id!r} was used for a different kind of call")
         return {"sessionId": session_id, "cleared": event.cleared}
 
-    async def execute_many(self, calls: Sequence[tuple[str, Command]]) -> list[Event | ThinkGateError]:
+    async def graph_command(self, session_id: str, command: GraphCommand) -> dict[str, Any]:
+        """Run one deliberation command; its result (the first one again for a retried request)."""
+        outcome = (await self.execute_many([(check_session_id(session_id), command)]))[0]
+        if isinstance(outcome, ThinkGateError):
+            raise outcome
+        if isinstance(outcome, Answer):
+            return dict(outcome.result)
+        if isinstance(outcome, DeliberationStarted if op_name(command) == "start_deliberation" else GraphUpdated) and (
+            not isinstance(outcome, GraphUpdated) or outcome.op == op_name(command)
+        ):
+            return dict(outcome.result)
+        raise InvalidInput(f"requestId {command.request_id!r} was used for a different kind of call")
+
+    async def node_texts(self, session_id: str, state: SessionState, ids: Sequence[str]) -> dict[str, str]:
+        """The stored texts of the nodes ``ids`` (those that exist), read by the events that created them."""
+        return await self._node_texts(session_id, state, ids, {})
+
+    async def _node_texts(
+        self, session_id: str, state: SessionState | None, ids: Sequence[str], batch_texts: dict[str, str]
+    ) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if state is None:
+            return out
+        by_version: dict[int, list[str]] = {}
+        for nid in ids:
+            if nid in batch_texts:
+                out[nid] = batch_texts[nid]
+                continue
+            node = state.graph.nodes.get(nid)
+            if node is not None:
+                by_version.setdefault(node.version, []).append(nid)
+        for version, wanted in sorted(by_version.items()):
+            rows = await self.store.read(session_id, version, limit=1)
+            if not rows or rows[0].version != version:
+                raise IntegrityError(f"session {session_id!r} has no event {version}")
+            out.update(_texts_in(rows[0].type, rows[0].data(), wanted))
+        return out
+
+    async def execute_many(self, calls: Sequence[tuple[str, Command]]) -> list[Event | Answer | ThinkGateError]:
         """Run commands with one group commit; per call, the event that answers it or the error.
 
         Calls on one session are decided in order, each against the state its predecessors
@@ -289,6 +335,11 @@ class Engine:
                     if type(command) is RecordThought and command.revises_thought is not None
                     else None
                 )
+                needed = (
+                    await self._node_texts(session_id, state, text_needs(state, command), texts)  # type: ignore[arg-type]
+                    if type(command) in GRAPH_COMMANDS and seen is None
+                    else None
+                )
                 try:
                     decision: Decision = decide(
                         state,
@@ -298,9 +349,13 @@ class Engine:
                         limits=self.config.limits,
                         seen=seen,
                         revised_text=revised,
+                        texts=needed,
                     )
-                except (InvalidInput, UnknownReference, LimitExceeded, IdempotencyConflict) as exc:
-                    call.outcome = exc  # rejected before anything was written
+                except ThinkGateError as exc:
+                    call.outcome = exc  # rejected before anything was written (decide is pure)
+                    continue
+                if decision.answer is not None:
+                    call.outcome = decision.answer
                     continue
                 if decision.replay_of is not None:
                     if decision.replay_of in staged:
@@ -318,10 +373,16 @@ class Engine:
                         if request_id is not None:
                             requests[request_id] = (state.version, event.args_digest or "")
                         continue
-                    request_id = event.request_id if type(event) is HistoryCleared else None
+                    request_id = getattr(event, "request_id", None)
                     new_events.append(NewEvent(event.TYPE, event.to_payload(), now, request_id, None))
+                    if isinstance(event, (GraphUpdated, DeliberationStarted)):
+                        root = (event.root,) if isinstance(event, DeliberationStarted) else event.nodes
+                        texts.update((str(n["id"]), str(n["content"])) for n in root)
                     if request_id is not None:
-                        requests[request_id] = (state.version, CLEAR_DIGEST)
+                        fingerprint = (
+                            CLEAR_DIGEST if type(event) is HistoryCleared else getattr(event, "args_digest", "")
+                        )
+                        requests[request_id] = (state.version, fingerprint or "")
                 call.outcome, call.pending = decision.events[-1], True
             if not new_events:
                 return None
@@ -351,7 +412,10 @@ class Engine:
         revised = thought_id(seq)
         if revised in batch_texts:
             return batch_texts[revised]
-        rows = await self.store.read(session_id, state.version_of(seq), limit=1)
+        version = state.version_of(seq)
+        if version is None:
+            return None
+        rows = await self.store.read(session_id, version, limit=1)
         if not rows or rows[0].type != ThoughtRecorded.TYPE:
             return None
         data = rows[0].data()
@@ -604,6 +668,20 @@ class Engine:
             return await self.store.delete_session(session_id)
         finally:
             self._release_writer()
+
+
+def _texts_in(event_type: str, data: dict[str, Any], wanted: list[str]) -> dict[str, str]:
+    """The texts of the nodes ``wanted`` that the stored event ``data`` created."""
+    if event_type == ThoughtRecorded.TYPE:
+        nodes = [{"id": data.get("thought_id"), "content": data.get("content")}]
+    elif event_type == DeliberationStarted.TYPE:
+        nodes = [data.get("root") or {}]
+    elif event_type == GraphUpdated.TYPE:
+        nodes = list(data.get("nodes") or ())
+    else:
+        nodes = []
+    found = {str(n.get("id")): str(n.get("content", "")) for n in nodes if isinstance(n, dict)}
+    return {nid: found[nid] for nid in wanted if nid in found}
 
 
 def _thought_view(row: StoredEvent, data: dict[str, Any]) -> dict[str, Any]:
