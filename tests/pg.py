@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -45,7 +45,7 @@ def bin_dir() -> Path | None:
     """The folder with ``initdb`` and ``pg_ctl``: on PATH, else the newest Debian install."""
     found = shutil.which("pg_ctl")
     if found and shutil.which("initdb"):
-        return Path(found).parent
+        return Path(found).resolve().parent
     versions = sorted(
         (p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").is_file()),
         key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
@@ -152,6 +152,7 @@ class _Server:
         external = os.environ.get(ENV_URL)
         if external:
             self.admin_url = external
+            atexit.register(self.shutdown)  # drops the databases the tests made
             return
         try:
             self.cluster = new_cluster()
@@ -174,9 +175,10 @@ _server = _Server()
 
 
 def with_database(url: str, dbname: str) -> str:
-    """``url`` naming database ``dbname`` instead."""
+    """``url`` naming database ``dbname`` instead (an empty authority, ``postgresql:///db``, is kept)."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc}/{dbname}{query}"
 
 
 def _admin(url: str, statements: list[str]) -> None:
@@ -187,33 +189,35 @@ def _admin(url: str, statements: list[str]) -> None:
             conn.execute(sql)  # type: ignore[arg-type]  # built from our own names only
 
 
+def _create(name: str, template: str | None = None) -> str:
+    """Create database ``name`` on the session's server; its URL."""
+    _server.ensure()
+    statements = [f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")]
+    if template is None:
+        statements.insert(0, f'DROP DATABASE IF EXISTS "{name}"')
+    try:
+        _admin(_server.admin_url, statements)
+    except Exception as exc:
+        _server.error = f"cannot create a database on {_server.admin_url}: {exc}"
+        unavailable(_server.error)
+    _server.created.append(name)
+    return with_database(_server.admin_url, name)
+
+
 def fresh_database() -> str:
     """The URL of a new, migrated, empty database on the session's server."""
     _server.ensure()
     if not _server.template_ready:
         from thinkgate.store.postgres import migrate
 
-        try:
-            _admin(_server.admin_url, [f'DROP DATABASE IF EXISTS "{_TEMPLATE}"', f'CREATE DATABASE "{_TEMPLATE}"'])
-        except Exception as exc:
-            _server.error = f"cannot create a database on {_server.admin_url}: {exc}"
-            unavailable(_server.error)
-        _server.created.append(_TEMPLATE)
-        run_sync(migrate(with_database(_server.admin_url, _TEMPLATE)))
+        run_sync(migrate(_create(_TEMPLATE)))
         _server.template_ready = True
-    name = f"tg_{os.getpid()}_{next(_counter)}"
-    _admin(_server.admin_url, [f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATE}"'])
-    _server.created.append(name)
-    return with_database(_server.admin_url, name)
+    return _create(f"tg_{os.getpid()}_{next(_counter)}", _TEMPLATE)
 
 
 def empty_database() -> str:
     """The URL of a new database with no ThinkGate schema (for migration tests)."""
-    _server.ensure()
-    name = f"tg_{os.getpid()}_{next(_counter)}"
-    _admin(_server.admin_url, [f'CREATE DATABASE "{name}"'])
-    _server.created.append(name)
-    return with_database(_server.admin_url, name)
+    return _create(f"tg_{os.getpid()}_{next(_counter)}")
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
