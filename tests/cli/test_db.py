@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -119,3 +120,53 @@ def test_sqlite_migrate_opens_the_file(tmp_path: Path) -> None:
     result = run_cli("db", "migrate", "--store", f"sqlite:///{tmp_path / 'x.db'}")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "x.db").is_file()
+
+
+def test_the_readme_postgresql_example_runs() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## PostgreSQL\n", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    lines = [ln.split("#", 1)[0].strip() for ln in block.splitlines()]
+    export, *commands = [ln for ln in lines if ln]
+    assert export.startswith("export THINKGATE_STORE=postgresql://")
+    url = empty_database()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THINKGATE_")}
+    env["THINKGATE_STORE"] = url
+    assert commands == ["thinkgate db migrate", "thinkgate db status", "thinkgate serve"]
+    for command in commands[:2]:
+        args = command.split()[1:]
+        result = subprocess.run(
+            [sys.executable, "-m", "thinkgate", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, (command, result.stderr)
+    served = subprocess.run(
+        [sys.executable, "-m", "thinkgate", "serve"],
+        input=json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "0"},
+                },
+            }
+        )
+        + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert served.returncode == 0, served.stderr
+    assert '"serverInfo"' in served.stdout
