@@ -17,7 +17,7 @@ from tests.pg import Cluster, empty_database, fresh_database, new_cluster
 from thinkgate.domain.chain import verify_chain
 from thinkgate.domain.thinking import RecordThought
 from thinkgate.engine.engine import Engine
-from thinkgate.errors import SchemaMismatch, StoreError, StoreUnavailable, VersionConflict
+from thinkgate.errors import ConfigError, SchemaMismatch, StoreError, StoreUnavailable, VersionConflict
 from thinkgate.store.base import NewEvent
 from thinkgate.store.postgres import SCHEMA_VERSION, PostgresEventStore, current_schema, migrate
 from thinkgate.store.url import open_store, redact_url
@@ -345,3 +345,8 @@ def test_both_postgres_schemes_open_a_postgres_store_whose_url_is_redacted() -> 
         assert isinstance(store, PostgresEventStore)
         assert "s3cret" not in store.url
         assert store.url == f"{scheme}://app:***@localhost/tg"
+
+
+async def test_a_url_libpq_cannot_parse_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="invalid PostgreSQL URL"):
+        await open_store("postgresql://app:s3cret@localhost/tg?no_such_parameter=1").open()

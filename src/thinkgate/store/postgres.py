@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from thinkgate.domain.chain import GENESIS_HASH
-from thinkgate.errors import SchemaMismatch, StoreError, StoreUnavailable, VersionConflict
+from thinkgate.errors import ConfigError, SchemaMismatch, StoreError, StoreUnavailable, VersionConflict
 from thinkgate.store.base import NewEvent, SessionInfo, Snapshot, StoredEvent, chain_events
 from thinkgate.store.url import redact_url
 
@@ -82,6 +82,16 @@ IDLE_IN_TRANSACTION_MS = 60_000  # a hung replica's open transaction (and its lo
 CONNECT_TIMEOUT_S = 5  # one connection attempt
 CALL_TIMEOUT_S = 5.0  # how long a call waits for a working connection before STORE_UNAVAILABLE
 POOL_MIN, POOL_MAX = 1, 10
+# Used where the URL does not say otherwise. Over TCP, keepalives and tcp_user_timeout make a
+# vanished server (a network partition, a dead host) an error within ~30 s instead of a hang.
+_CONNECT_DEFAULTS: dict[str, Any] = {
+    "connect_timeout": CONNECT_TIMEOUT_S,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
 
 _MIGRATE_LOCK = 0x7468696E6B676174  # "thinkgat": one migration at a time per database
 _EVENT_COLUMNS = "session_id, version, type, recorded_at, payload, prev_hash, hash"
@@ -148,12 +158,7 @@ class PostgresEventStore:
         from psycopg_pool import AsyncConnectionPool
 
         # One direct connection first: its failure says why (no such database, bad password).
-        try:
-            conn = await psycopg.AsyncConnection.connect(
-                self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
-            )
-        except psycopg.Error as exc:
-            raise StoreUnavailable(f"cannot connect to PostgreSQL at {self.url}: {_reason(exc)}") from exc
+        conn = await _connect(self._conninfo)
         try:
             current = await schema_version(conn)
         except psycopg.Error as exc:
@@ -166,7 +171,7 @@ class PostgresEventStore:
             min_size=self.min_size,
             max_size=self.max_size,
             open=False,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            kwargs={"autocommit": True, **_connect_defaults(self._conninfo)},
             configure=self._configure,
             check=AsyncConnectionPool.check_connection,
             timeout=self.call_timeout,
@@ -554,10 +559,7 @@ async def migrate(conninfo: str) -> tuple[int, int]:
     import psycopg
 
     url = redact_url(conninfo)
-    try:
-        conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
-    except psycopg.Error as exc:
-        raise StoreUnavailable(f"cannot connect to PostgreSQL at {url}: {_reason(exc)}") from exc
+    conn = await _connect(conninfo)
     try:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
@@ -589,16 +591,44 @@ async def current_schema(conninfo: str) -> int:
     import psycopg
 
     url = redact_url(conninfo)
-    try:
-        conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
-    except psycopg.Error as exc:
-        raise StoreUnavailable(f"cannot connect to PostgreSQL at {url}: {_reason(exc)}") from exc
+    conn = await _connect(conninfo)
     try:
         return await schema_version(conn)
     except psycopg.Error as exc:
         raise _store_error(f"reading the schema version of {url}", exc) from exc
     finally:
         await conn.close()
+
+
+def _connect_defaults(conninfo: str) -> dict[str, Any]:
+    """Connection parameters the URL does not set itself: bounded connects, and dead peers noticed.
+
+    Raises:
+        ConfigError: the URL cannot be parsed.
+    """
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        given = conninfo_to_dict(conninfo)
+    except psycopg.Error as exc:
+        raise ConfigError(f"invalid PostgreSQL URL {redact_url(conninfo)}: {_reason(exc)}") from exc
+    return {k: v for k, v in _CONNECT_DEFAULTS.items() if k not in given}
+
+
+async def _connect(conninfo: str) -> psycopg.AsyncConnection[Any]:
+    """One autocommit connection (not pooled).
+
+    Raises:
+        StoreUnavailable: the server cannot be reached or refused the connection.
+    """
+    import psycopg
+
+    defaults = _connect_defaults(conninfo)
+    try:
+        return await psycopg.AsyncConnection.connect(conninfo, autocommit=True, **defaults)
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"cannot connect to PostgreSQL at {redact_url(conninfo)}: {_reason(exc)}") from exc
 
 
 def _reason(exc: BaseException) -> str:
