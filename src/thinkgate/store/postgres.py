@@ -15,7 +15,8 @@ session's lock gets ``STORE_UNAVAILABLE`` (retriable): that is the documented li
 hot one session may run across replicas.
 
 Connection loss, a server that is down or restarting, and lock timeouts are
-``StoreUnavailable`` (retriable); the pool checks each connection before lending it and
+``StoreUnavailable`` (retriable). A pooled connection found broken when a batch begins or a
+read runs (the server restarted while it sat idle) is replaced and the call goes on; the pool
 reconnects in the background, so calls succeed again once the server is back.
 """
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -173,7 +175,6 @@ class PostgresEventStore:
             open=False,
             kwargs={"autocommit": True, **_connect_defaults(self._conninfo)},
             configure=self._configure,
-            check=AsyncConnectionPool.check_connection,
             timeout=self.call_timeout,
             name="thinkgate",
         )
@@ -328,15 +329,29 @@ class PostgresEventStore:
         import psycopg
 
         tx = self._txs.get(_current_task())
-        try:
-            if tx is not None:
+        if tx is not None:
+            try:
                 cur = await tx.conn.execute(sql, args)
                 return await cur.fetchall() if fetch else []
-            async with self._open_pool().connection() as conn:
-                cur = await conn.execute(sql, args)
-                return await cur.fetchall() if fetch else []
-        except psycopg.Error as exc:
-            raise _store_error(what, exc) from exc
+            except psycopg.Error as exc:
+                raise _store_error(what, exc) from exc
+        pool = self._open_pool()
+        for attempt in itertools.count():
+            try:
+                async with pool.connection() as conn:
+                    try:
+                        cur = await conn.execute(sql, args)
+                        return await cur.fetchall() if fetch else []
+                    except psycopg.OperationalError:
+                        # A pooled connection the server dropped while idle (a restart): the
+                        # statement reads, or writes a snapshot only if newer, so it is retried
+                        # once per connection the pool may still hold.
+                        if conn.broken and attempt < self.max_size:
+                            continue
+                        raise
+            except psycopg.Error as exc:
+                raise _store_error(what, exc) from exc
+        raise AssertionError("unreachable")
 
     async def read(self, session_id: str, from_version: int = 1, limit: int | None = None) -> list[StoredEvent]:
         rows = await self._query(
@@ -443,18 +458,31 @@ class _Batch:
             await store._lock(tx, self.session_ids, what)
             return self
         pool = store._open_pool()
-        try:
-            conn = await pool.getconn()
-        except psycopg.Error as exc:
-            raise _store_error(what, exc) from exc
-        tx = _Tx(conn)
-        try:
-            await _run(conn, "BEGIN", what)
-            await store._lock(tx, self.session_ids, what)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await _discard(pool, conn)
-            raise
+        keys = sorted({lock_key(s) for s in self.session_ids})
+        # BEGIN and the locks in one round trip (no parameters: the keys are our own integers),
+        # in key order, so two batches never wait on each other in a cycle.
+        begin = "; ".join(["BEGIN", *(f"SELECT pg_advisory_xact_lock({k})" for k in keys)])
+        for attempt in itertools.count():
+            try:
+                conn = await pool.getconn()
+            except psycopg.Error as exc:
+                raise _store_error(what, exc) from exc
+            try:
+                await conn.execute(begin)
+            except psycopg.Error as exc:
+                with anyio.CancelScope(shield=True):
+                    await _discard(pool, conn)
+                # A pooled connection the server dropped while it sat idle (a restart): nothing
+                # was sent that counts, so another connection is tried.
+                if conn.broken and attempt < store.max_size:
+                    continue
+                raise _store_error(what, exc) from exc
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await _discard(pool, conn)
+                raise
+            break
+        tx = _Tx(conn, set(keys))
         store._txs[task] = self.tx = tx
         return self
 
