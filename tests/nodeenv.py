@@ -90,3 +90,13 @@ def conformance_cli() -> list[str] | None:
     if node is None:
         return None
     return [node, str(script)]
+
+
+def render_node_modules() -> Path | None:
+    """The ``node_modules`` folder with ``mermaid``, ``jsdom`` and ``@viz-js/viz`` (rendered-graph checks)."""
+    nm = _node_modules()
+    for pkg in ("mermaid", "jsdom", "@viz-js/viz"):
+        if not (nm / pkg / "package.json").is_file():
+            _missing(nm / pkg)
+            return None
+    return nm
