@@ -224,13 +224,38 @@ async def _session_detail(engine: Any, session_id: str) -> dict[str, Any]:
     }
 
 
+class ShowFormat(StrEnum):
+    text = "text"
+    json = "json"
+    mermaid = "mermaid"
+    dot = "dot"
+
+
 @sessions_app.command("show")
 def sessions_show(
     session_id: Annotated[str, typer.Argument(help="Session id.")],
     store: StoreOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the thoughts as JSON instead of text.")] = False,
+    fmt: Annotated[
+        ShowFormat,
+        typer.Option(
+            "--format",
+            help="text: the thoughts; json, mermaid or dot: the deliberation graph "
+            "(pruned nodes grey, each edge kind its own style).",
+        ),
+    ] = ShowFormat.text,
 ) -> None:
-    """Show a session and its thoughts."""
+    """Show a session and its thoughts, or its deliberation graph as JSON, Mermaid or Graphviz DOT."""
+    if fmt is not ShowFormat.text:
+        if as_json:
+            raise typer.BadParameter(
+                "--json is the thought log; --format json alone prints the graph", param_hint="--json"
+            )
+        from thinkgate.render import FORMATS
+
+        view = _run(_settings(store), lambda e: e.graph_view(session_id))
+        typer.echo(FORMATS[fmt.value](view), nl=False)
+        return
     detail = _run(_settings(store), lambda e: _session_detail(e, session_id))
     if as_json:
         typer.echo(json.dumps(detail, indent=2, ensure_ascii=False))
