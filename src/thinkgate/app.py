@@ -45,7 +45,10 @@ async def run_stdio(settings: Settings) -> None:
     gc.collect()
     gc.freeze()
     try:
-        await StdioWire(engine, fast_path=settings.fast_path, log_thoughts=settings.log_thoughts).serve()
+        wire = StdioWire(
+            engine, fast_path=settings.fast_path, log_thoughts=settings.log_thoughts, toolsets=settings.toolsets
+        )
+        await wire.serve()
     finally:
         await engine.stop()
 

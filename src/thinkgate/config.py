@@ -10,6 +10,7 @@ from pathlib import Path
 from thinkgate.domain.thinking import Limits
 from thinkgate.engine.engine import EngineConfig
 from thinkgate.errors import ConfigError
+from thinkgate.mcp.toolsets import DEFAULT_TOOLSETS, parse_toolsets
 
 __all__ = ["ENV_VARS", "Settings"]
 
@@ -26,6 +27,7 @@ ENV_VARS: dict[str, str] = {
     "THINKGATE_CACHE_SESSIONS": "hot session states kept in memory (default 2048)",
     "THINKGATE_CACHE_MB": "memory budget of the hot-session cache in MiB (default 16)",
     "THINKGATE_FAST_PATH": "0 sends every stdio message through the MCP SDK instead of the fast path (diagnosis)",
+    "THINKGATE_TOOLSETS": "comma-separated toolsets to list: core (always on), graph, sot, or all (default core,graph)",
     "THINKGATE_HTTP_HOST": "address `serve --http` listens on (default 127.0.0.1; anything else needs a token)",
     "THINKGATE_HTTP_PORT": "port `serve --http` listens on (default 8765; 0 picks a free one)",
     "THINKGATE_ALLOWED_HOSTS": "comma-separated extra Host header names `serve --http` accepts (DNS-rebinding check)",
@@ -85,6 +87,7 @@ class Settings:
     log_thoughts: bool = False
     fast_path: bool = True
     engine: EngineConfig = field(default_factory=EngineConfig)
+    toolsets: frozenset[str] = DEFAULT_TOOLSETS
     # `serve --http` (the Streamable HTTP sidecar)
     http_host: str = "127.0.0.1"
     http_port: int = 8765
@@ -118,6 +121,7 @@ class Settings:
             and env.get("DISABLE_THOUGHT_LOGGING", "").lower() not in ("1", "true", "yes"),
             fast_path=env.get("THINKGATE_FAST_PATH", "1").strip().lower() not in ("0", "false", "no", "off"),
             engine=engine,
+            toolsets=parse_toolsets(env.get("THINKGATE_TOOLSETS")),
             http_host=env.get("THINKGATE_HTTP_HOST") or "127.0.0.1",
             http_port=_int(env, "THINKGATE_HTTP_PORT", 8765, lo=0),
             allowed_hosts=_list(env.get("THINKGATE_ALLOWED_HOSTS")),
@@ -127,7 +131,9 @@ class Settings:
         )
         return settings.with_overrides(durability=env.get("THINKGATE_DURABILITY") or "normal")
 
-    def with_overrides(self, *, store_url: str | None = None, durability: str | None = None) -> Settings:
+    def with_overrides(
+        self, *, store_url: str | None = None, durability: str | None = None, toolsets: str | None = None
+    ) -> Settings:
         """Apply command-line flags on top.
 
         Raises:
@@ -137,6 +143,7 @@ class Settings:
             self,
             store_url=store_url if store_url is not None else self.store_url,
             durability=durability if durability is not None else self.durability,
+            toolsets=parse_toolsets(toolsets) if toolsets is not None else self.toolsets,
         )
         if new.durability not in ("normal", "full"):
             raise ConfigError(f"durability must be 'normal' or 'full', got {new.durability!r}")

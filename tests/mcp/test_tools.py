@@ -14,6 +14,7 @@ from mcp import Client
 from thinkgate.domain.thinking import Limits
 from thinkgate.engine.engine import Engine, EngineConfig
 from thinkgate.mcp.server import build_server
+from thinkgate.mcp.toolsets import TOOLSETS
 from thinkgate.store.sqlite import SqliteEventStore
 
 pytestmark = pytest.mark.anyio
@@ -64,7 +65,15 @@ async def call(c: Client, name: str, arguments: dict[str, Any]) -> Any:
 
 async def test_tools_are_listed_with_honest_annotations(client: Client) -> None:
     tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"sequentialthinking", "get_thinking_history", "list_sessions", "clear_thinking_history"}
+    assert set(tools) == {
+        "sequentialthinking",
+        "get_thinking_history",
+        "list_sessions",
+        "clear_thinking_history",
+    } | set(TOOLSETS["graph"])
+    for name in TOOLSETS["graph"]:  # every deliberation tool writes to the session's log
+        ann = tools[name].annotations
+        assert ann is not None and ann.read_only_hint is False and ann.destructive_hint is False
     seq = tools["sequentialthinking"].annotations
     assert seq is not None
     assert (seq.read_only_hint, seq.idempotent_hint, seq.destructive_hint) == (False, False, False)
@@ -241,7 +250,11 @@ async def test_resources_list_sessions_and_timelines(client: Client) -> None:
 
 async def test_guidance_prompt(client: Client) -> None:
     prompts = await client.list_prompts()
-    assert [p.name for p in prompts.prompts] == ["sequential-thinking-guidance"]
+    assert [p.name for p in prompts.prompts] == [
+        "sequential-thinking-guidance",
+        "tot-planner-guidance",
+        "diverse-lens-pack",
+    ]
     prompt = await client.get_prompt("sequential-thinking-guidance", {})
     assert "revise" in prompt.messages[0].content.text
 

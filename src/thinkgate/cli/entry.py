@@ -1,7 +1,7 @@
 """The ``thinkgate`` console script: ``serve`` starts without loading the full command line.
 
 An MCP client starts ``thinkgate serve`` for every session, and waits for it. Parsing a
-plain ``serve [--store URL] [--durability normal|full]`` here skips importing typer and
+plain ``serve [--store URL] [--durability normal|full] [--toolsets LIST]`` here skips importing typer and
 the other commands (~50 ms of a ~0.4 s cold start, BENCHMARKS.md); any other command
 line, including ``--help`` and every mistake, goes to the full CLI (``cli/main.py``),
 which runs the same ``serve`` function.
@@ -13,7 +13,7 @@ import sys
 
 __all__ = ["main", "plain_serve_args", "serve", "serve_http"]
 
-_OPTIONS = ("--store", "--durability")
+_OPTIONS = ("--store", "--durability", "--toolsets")
 
 
 def plain_serve_args(argv: list[str]) -> dict[str, str] | None:
@@ -37,7 +37,7 @@ def plain_serve_args(argv: list[str]) -> dict[str, str] | None:
     return options
 
 
-def serve(store: str | None, durability: str | None) -> None:
+def serve(store: str | None, durability: str | None, toolsets: str | None = None) -> None:
     """Serve MCP over stdio until the client closes stdin (the ``serve`` command).
 
     Raises:
@@ -49,7 +49,7 @@ def serve(store: str | None, durability: str | None) -> None:
     from thinkgate.app import configure_logging, run_stdio
     from thinkgate.config import Settings
 
-    settings = Settings.from_env().with_overrides(store_url=store, durability=durability)
+    settings = Settings.from_env().with_overrides(store_url=store, durability=durability, toolsets=toolsets)
     configure_logging(settings)
     if settings.durability == "full" and settings.resolved_store_url().startswith("memory:"):
         print("warning: --durability full has no effect on a memory:// store (nothing is kept)", file=sys.stderr)
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     from thinkgate.errors import ThinkGateError
 
     try:
-        serve(options.get("--store"), options.get("--durability"))
+        serve(options.get("--store"), options.get("--durability"), options.get("--toolsets"))
     except ThinkGateError as exc:  # as cli/main.py reports it
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         sys.exit(2)

@@ -137,6 +137,13 @@ def serve(
             "--list-sessions", help="--http: let clients list every session. Env: THINKGATE_HTTP_LIST_SESSIONS=1."
         ),
     ] = False,
+    toolsets: Annotated[
+        str | None,
+        typer.Option(
+            help="Toolsets to list, comma-separated: core (always on), graph, sot, or all. Default core,graph. "
+            "Env: THINKGATE_TOOLSETS."
+        ),
+    ] = None,
 ) -> None:
     """Serve MCP over stdio (for an MCP client to launch), or over Streamable HTTP with --http. Logs go to stderr."""
     from thinkgate.cli.entry import serve as run_serve
@@ -157,7 +164,7 @@ def serve(
             list_sessions=list_sessions,
         )
         return
-    run_serve(store, durability.value if durability else None)
+    run_serve(store, durability.value if durability else None, toolsets)
 
 
 @app.command()

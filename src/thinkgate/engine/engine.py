@@ -187,6 +187,18 @@ class Engine:
             return dict(outcome.result)
         raise InvalidInput(f"requestId {command.request_id!r} was used for a different kind of call")
 
+    async def graph_view(self, session_id: str) -> dict[str, Any]:
+        """The session's thought graph (nodes with texts, edges, frontier) as JSON-safe data."""
+        from thinkgate.engine.graphview import graph_view
+
+        return await graph_view(self, check_session_id(session_id))
+
+    async def frontier_view(self, session_id: str) -> dict[str, Any]:
+        """The session's frontier nodes with their texts."""
+        from thinkgate.engine.graphview import frontier_view
+
+        return await frontier_view(self, check_session_id(session_id))
+
     async def node_texts(self, session_id: str, state: SessionState, ids: Sequence[str]) -> dict[str, str]:
         """The stored texts of the nodes ``ids`` (those that exist), read by the events that created them."""
         return await self._node_texts(session_id, state, ids, {})

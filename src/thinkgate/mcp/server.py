@@ -28,6 +28,8 @@ from thinkgate.errors import InternalError, InvalidInput, SessionNotFound, Think
 from thinkgate.mcp import texts
 from thinkgate.mcp.coerce import js_bool, js_int, optional
 from thinkgate.mcp.connection import DefaultSessions
+from thinkgate.mcp.graph_tools import register_graph
+from thinkgate.mcp.toolsets import DEFAULT_TOOLSETS, tools_of
 
 __all__ = ["ThoughtResult", "build_server"]
 
@@ -152,16 +154,24 @@ class ThinkGateMCP(MCPServer):
         return await super().get_prompt(name, arguments, context)
 
 
-def build_server(engine: Engine, *, log_thoughts: bool = False, defaults: DefaultSessions | None = None) -> MCPServer:
+def build_server(
+    engine: Engine,
+    *,
+    log_thoughts: bool = False,
+    defaults: DefaultSessions | None = None,
+    toolsets: frozenset[str] = DEFAULT_TOOLSETS,
+) -> MCPServer:
     """The ThinkGate MCP server bound to ``engine`` (which the caller starts and stops).
 
     ``defaults`` holds each connection's default session; a transport that answers some
-    calls itself (``mcp/wire.py``) passes its own so both agree.
+    calls itself (``mcp/wire.py``) passes its own so both agree. ``toolsets`` chooses the
+    tools listed (``mcp/toolsets.py``); resources and prompts are always there.
     """
+    enabled = tools_of(toolsets)
     server = ThinkGateMCP(
         "thinkgate",
         version=__version__,
-        instructions=texts.INSTRUCTIONS,
+        instructions=texts.instructions(enabled),
         # The SDK configures the root logger at this level; ThinkGate's own logger is set up in app.py.
         log_level="WARNING",
     )
@@ -359,4 +369,5 @@ def build_server(engine: Engine, *, log_thoughts: bool = False, defaults: Defaul
     def guidance() -> str:
         return texts.GUIDANCE
 
+    register_graph(server, engine, defaults, resolve, enabled)
     return server

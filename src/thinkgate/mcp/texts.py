@@ -5,7 +5,15 @@ Tool descriptions stay under 1,024 characters (some clients cut or refuse longer
 
 from __future__ import annotations
 
-__all__ = ["CLEAR_HISTORY", "GET_HISTORY", "GUIDANCE", "INSTRUCTIONS", "LIST_SESSIONS", "SEQUENTIAL_THINKING"]
+__all__ = [
+    "CLEAR_HISTORY",
+    "GET_HISTORY",
+    "GUIDANCE",
+    "INSTRUCTIONS",
+    "LIST_SESSIONS",
+    "SEQUENTIAL_THINKING",
+    "instructions",
+]
 
 SEQUENTIAL_THINKING = """\
 Record one step of a chain of thought; use it for problems that need several steps, \
@@ -45,6 +53,23 @@ INSTRUCTIONS = (
     "get_thinking_history to read a session back, list_sessions to find earlier sessions. ThinkGate "
     "stores and checks references between thoughts; it does not judge whether a thought is correct."
 )
+GRAPH_INSTRUCTIONS = (
+    " For decisions with alternatives, start_deliberation opens a thought graph: add_thought for your "
+    "ideas, expand_thoughts for prompts, score_thoughts and prune_thoughts to keep the best, "
+    "link_thoughts, merge_thought_branches, distill_thought_cluster and refine_thoughts to converge."
+)
+SOT_INSTRUCTIONS = " For open multi-aspect problems, start_skeleton_of_thought plans outline-first."
+
+
+def instructions(enabled: frozenset[str]) -> str:
+    """The server instructions for the enabled tools."""
+    text = INSTRUCTIONS
+    if "start_deliberation" in enabled:
+        text += GRAPH_INSTRUCTIONS
+    if "start_skeleton_of_thought" in enabled:
+        text += SOT_INSTRUCTIONS
+    return text
+
 
 GUIDANCE = """\
 Use the sequentialthinking tool when a task needs several steps, when the approach may change, \

@@ -48,6 +48,7 @@ from thinkgate.errors import InternalError, InvalidInput, ThinkGateError
 from thinkgate.mcp import fastpath, static
 from thinkgate.mcp.connection import ConnectionScope, DefaultSessions, connection_scope
 from thinkgate.mcp.stdio import INVALID_REQUEST, PARSE_ERROR, claimed_stdio, error_line, loads, request_id_of
+from thinkgate.mcp.toolsets import DEFAULT_TOOLSETS
 
 __all__ = ["MAX_MESSAGE_BYTES", "StdioWire"]
 
@@ -217,8 +218,13 @@ class StdioWire:
         fast_path: bool = True,
         log_thoughts: bool = False,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        toolsets: frozenset[str] = DEFAULT_TOOLSETS,
     ) -> None:
         self.engine = engine
+        self.toolsets = toolsets
+        # The captured answers (tools/list, and initialize's instructions) are the default
+        # toolsets'; with other toolsets the SDK answers those.
+        self._static_lists = toolsets == DEFAULT_TOOLSETS
         self.fast = fast_path
         self.log_thoughts = log_thoughts
         self.limit = max_message_bytes
@@ -384,7 +390,7 @@ class StdioWire:
         params: Any = obj.get("params")
         table = static.load()
         if method == "initialize":
-            if self._sdk is not None or not _plain_initialize(params):
+            if self._sdk is not None or not self._static_lists or not _plain_initialize(params):
                 return False
             requested = params["protocolVersion"]
             version = requested if requested in table["handshakeVersions"] else table["latestHandshake"]
@@ -395,7 +401,11 @@ class StdioWire:
             return False
         elif method == "ping":
             result = {}
-        elif method in static.STATIC_METHODS and self._version is not None:
+        elif (
+            method in static.STATIC_METHODS
+            and self._version is not None
+            and (self._static_lists or method != "tools/list")
+        ):
             result = table["results"][self._version][method]
         else:
             return False
@@ -448,7 +458,9 @@ class _SdkLane:
         from thinkgate.mcp.server import build_server
 
         wire = self.wire
-        server = build_server(wire.engine, log_thoughts=wire.log_thoughts, defaults=wire.defaults)
+        server = build_server(
+            wire.engine, log_thoughts=wire.log_thoughts, defaults=wire.defaults, toolsets=wire.toolsets
+        )
         lowlevel = server._lowlevel_server  # the SDK's documented seam for transports it does not ship
         to_server, server_in = anyio.create_memory_object_stream[Any](64)
         server_out, from_server = anyio.create_memory_object_stream[Any](64)
