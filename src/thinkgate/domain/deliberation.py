@@ -367,8 +367,9 @@ def _check_growth(ctx: _Ctx, nodes: Sequence[Mapping[str, Any]], edges: int, *, 
     assert state is not None
     if len(graph.nodes) + len(nodes) > lim.max_nodes:
         raise LimitExceeded(
-            f"this would make {len(graph.nodes) + len(nodes)} nodes; max_nodes is {lim.max_nodes}. "
-            "Prune, merge or distill first, or start a deliberation with a larger limits.max_nodes."
+            f"this would make {len(graph.nodes) + len(nodes)} nodes; max_nodes is {lim.max_nodes} (pruned nodes "
+            "count: the budget bounds exploration). Converge on what you have, or start a new deliberation with a "
+            "larger limits.max_nodes."
         )
     if state.seq + len(nodes) > ctx.max_thoughts:
         raise LimitExceeded(f"session {state.session_id!r} reached the limit of {ctx.max_thoughts} nodes")
@@ -779,7 +780,8 @@ def _prune(ctx: _Ctx, cmd: PruneThoughts) -> GraphUpdated:
         candidates.remove(root)
         ctx.warnings.append(f"the root {root} is never pruned")
     beam = cmd.beam_width
-    if beam is None and cmd.threshold is None:
+    explicit = cmd.node_ids is not None and beam is None and cmd.threshold is None  # prune exactly these
+    if beam is None and cmd.threshold is None and not explicit:
         beam = graph.deliberation.beam_width if graph.deliberation is not None else 3
     if beam is not None and beam < 1:
         raise InvalidInput("beamWidth must be at least 1")
@@ -791,7 +793,7 @@ def _prune(ctx: _Ctx, cmd: PruneThoughts) -> GraphUpdated:
         key=lambda n: (nodes[n].score is None, -(nodes[n].score or 0.0), nodes[n].seq),
     )
     unscored = [n for n in ranked if nodes[n].score is None]
-    if unscored:
+    if unscored and not explicit:
         ctx.warnings.append(
             f"{len(unscored)} candidate(s) were never scored and rank last: {', '.join(unscored[:10])}"
             + (" …" if len(unscored) > 10 else "")
@@ -803,7 +805,7 @@ def _prune(ctx: _Ctx, cmd: PruneThoughts) -> GraphUpdated:
         score = nodes[nid].score
         out_of_beam = beam is not None and rank >= beam
         below = cmd.threshold is not None and score is not None and score < cmd.threshold
-        (pruned if out_of_beam or below else kept).append(nid)
+        (pruned if explicit or out_of_beam or below else kept).append(nid)
     return GraphUpdated(
         op="prune_thoughts",
         pruned=tuple(pruned),

@@ -28,8 +28,8 @@ SCORE_THOUGHTS = (
 )
 PRUNE_THOUGHTS = (
     "Prune the frontier (or nodeIds): keep the beamWidth best by latest score and/or drop those scoring below "
-    "threshold. Pruned nodes stay in the log and graph with status pruned and leave the frontier; the root is "
-    "never pruned. Unscored nodes rank last."
+    "threshold; nodeIds alone prunes exactly those nodes. Pruned nodes stay in the log and graph with status "
+    "pruned and leave the frontier; the root is never pruned. Unscored nodes rank last."
 )
 LINK_THOUGHTS = (
     "Add a typed edge: sourceId supports / conflicts / depends_on / refines targetId. depends_on and refines "
