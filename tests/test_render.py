@@ -2,19 +2,24 @@
 
 Mermaid output goes through Mermaid's own parser (``mermaid.parse`` and the flowchart database,
 under a jsdom window) and DOT output through Graphviz itself (compiled to WebAssembly) and
-pydot. Both run in one long-lived Node process for the whole module.
+pydot. Both run in one long-lived Node process for the whole module. The last tests run
+``thinkgate sessions show --format`` as a subprocess against a real SQLite store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import math
+import os
 import re
 import selectors
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
@@ -688,3 +693,60 @@ def _one_node_view(content: str, goal: str = "") -> dict[str, Any]:
         "nodes": [root, child],
         "edges": [{"source": "t1", "target": "t2", "kind": "parent"}],
     }
+
+
+# --- the command line: thinkgate sessions show --format -------------------------------------
+
+
+async def _seed(url: str) -> None:
+    """A deliberation in session ``demo``: root, two thoughts, a conflicts edge, one node pruned."""
+    from thinkgate.app import build_engine
+    from thinkgate.config import Settings
+    from thinkgate.domain.deliberation import AddThought, LinkThoughts, PruneThoughts, StartDeliberation
+
+    engine = build_engine(Settings.from_env().with_overrides(store_url=url), create=True)
+    await engine.start()
+    try:
+        await engine.graph_command("demo", StartDeliberation(goal='Pick a "cache"', mode="got"))
+        a = (await engine.graph_command("demo", AddThought(content='LRU "in-process" --> fast')))["node"]["id"]
+        b = (await engine.graph_command("demo", AddThought(content="Redis %%{init: {}}%%")))["node"]["id"]
+        await engine.graph_command("demo", LinkThoughts(a, b, "conflicts", note="memory"))
+        await engine.graph_command("demo", PruneThoughts(beam_width=1))
+    finally:
+        await engine.stop()
+
+
+def _show(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THINKGATE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "thinkgate", "sessions", "show", *args, "--store", url],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_sessions_show_prints_the_graph_in_every_format(node: NodeCheckers, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'graph.db'}"
+    asyncio.run(_seed(url))
+    view = json.loads(_show(url, "demo", "--format", "json").stdout)
+    assert [n["status"] for n in view["nodes"]].count("pruned") == 1
+    parsed = node.mermaid(_show(url, "demo", "--format", "mermaid").stdout)
+    assert len(parsed["vertices"]) == len(view["nodes"]) and len(parsed["edges"]) == len(view["edges"])
+    pruned = [i for i, n in enumerate(view["nodes"]) if n["status"] == "pruned"]
+    assert [v["id"] for v in parsed["vertices"] if "pruned" in v["classes"]] == [f"n{i}" for i in pruned]
+    assert parsed["config"] == {}
+    drawing = node.graphviz(_show(url, "demo", "--format", "dot").stdout)
+    assert len(drawing.nodes) == len(view["nodes"]) and len(drawing.edges) == len(view["edges"])
+    assert drawing.nodes[f"n{pruned[0]}"].fill == "#eeeeee"
+    assert _show(url, "demo").stdout.startswith("session  demo\n")  # text stays the default
+
+
+def test_sessions_show_graph_of_an_unknown_session_is_session_not_found(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'graph.db'}"
+    asyncio.run(_seed(url))
+    proc = _show(url, "nope", "--format", "mermaid")
+    assert proc.returncode == 2 and "SESSION_NOT_FOUND" in proc.stderr and proc.stdout == ""
