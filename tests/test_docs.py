@@ -53,10 +53,12 @@ def test_tool_table_matches_the_server() -> None:
     from mcp import Client
     from thinkgate.engine.engine import Engine
     from thinkgate.mcp.server import build_server
+    from thinkgate.mcp.toolsets import TOOLSETS
     from thinkgate.store.memory import MemoryEventStore
 
     async def surface() -> tuple[dict[str, Any], set[str], set[str]]:
-        async with Client(build_server(Engine(MemoryEventStore()))) as c:
+        every = frozenset(TOOLSETS)  # the README documents every toolset's tools
+        async with Client(build_server(Engine(MemoryEventStore()), toolsets=every)) as c:
             tools = {t.name: t.annotations for t in (await c.list_tools()).tools}
             prompts = {p.name for p in (await c.list_prompts()).prompts}
             resources = {str(r.uri) for r in (await c.list_resources()).resources}
@@ -119,3 +121,63 @@ def test_documented_flags_exist(tmp_path: Path) -> None:
 def test_changelog_has_an_unreleased_section() -> None:
     text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert "## [Unreleased]" in text
+
+
+DELIBERATION = (ROOT / "docs" / "deliberation.md").read_text(encoding="utf-8")
+
+
+def table_rows(text: str, header: str) -> list[list[str]]:
+    """The body rows of the markdown table whose header row starts with ``header``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header} |"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_deliberation_doc_states_the_profiles_and_limit_ranges_of_the_code() -> None:
+    from thinkgate.domain.graph import LIMIT_RANGES, MODE_ALIASES, PROFILES
+
+    documented = {row[0]: (tuple(int(v) for v in row[1:5]), int(row[5])) for row in table_rows(DELIBERATION, "profile")}
+    assert documented == {name: (tuple(limits.to_dict().values()), beam) for name, (limits, beam) in PROFILES.items()}
+    ranges = {row[0]: row[1].split()[0] for row in table_rows(DELIBERATION, "limit")}
+    assert ranges == {k: f"{lo}–{hi}" for k, (lo, hi) in LIMIT_RANGES.items()}
+    assert {row[1]: row[0] for row in table_rows(DELIBERATION, "mode")} == MODE_ALIASES
+
+
+def test_deliberation_doc_states_the_scoring_formula_of_the_code() -> None:
+    from thinkgate.domain.scoring import DEFAULT_WEIGHTS, INVERTED, NodeFacts, composite, heuristic_scores
+
+    rows = table_rows(DELIBERATION, "dimension")
+    assert {row[0]: float(row[2]) for row in rows} == DEFAULT_WEIGHTS
+    assert {row[0] for row in rows if row[3].startswith("lower")} == INVERTED
+    # The worked example, computed by the code.
+    own = frozenset(f"word{i}" for i in range(10))
+    node = NodeFacts("t9", 2, 1, 1, 2, own, frozenset({"word0", "word1"}))
+    other = NodeFacts("t8", 0, 0, 0, 1, frozenset({"word2", "word3", "word4", "word5"}), frozenset())
+    values = heuristic_scores([node, other], max_depth=6)["t9"]
+    stated = re.search(
+        r"correctness ([\d.]+), evidence ([\d.]+), risk ([\d.]+), cost ([\d.]+), novelty ([\d.]+), "
+        r"composite \*\*([\d.]+)\*\*",
+        DELIBERATION,
+    )
+    assert stated is not None
+    expected = [float(x) for x in stated.groups()]
+    got = [values[d] for d in ("correctness", "evidence", "risk", "cost", "novelty")]
+    assert [round(v, 4) for v in got] == expected[:5]
+    assert composite(values, DEFAULT_WEIGHTS) == expected[5]
+
+
+def test_deliberation_doc_states_the_skeleton_gate_of_the_code() -> None:
+    from thinkgate.domain.sot import suitability
+
+    thresholds = {row[0]: row[1] for row in table_rows(DELIBERATION, "decision")}
+    assert thresholds == {"suitable": "≥ 0.6", "marginal": "0.4 to < 0.6", "unsuitable": "< 0.4"}
+    assert suitability("Prove that the sum of two even numbers is even").decision == "unsuitable"
+    plan = "Plan the migration: compare the options and their trade-offs for each stakeholder"
+    assert suitability(plan).decision == "suitable"
+    assert suitability("What is the capital of France?").blocked
+    assert not suitability("What is the capital of France?", force=True).blocked

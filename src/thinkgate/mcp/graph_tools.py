@@ -2,9 +2,13 @@
 
 Argument shapes are checked by pydantic (explicit object types and enums, which
 Gemini's function declarations also accept); every domain rule by the engine. Each
-tool accepts ``sessionId`` or its alias ``deliberationId``; without either, the
-connection's default session is used, and ``start_deliberation`` makes the session it
-opens the connection's default.
+tool takes ``sessionId`` (a ``deliberationId`` is one); without it, the connection's
+default session is used, and ``start_deliberation`` makes the session it opens the
+connection's default.
+
+The listed input schemas are compacted (``compact_schema``): every tool in the list
+costs the agent context on every turn. Profile lesson: pydantic's ``anyOf [T, null]``
+plus ``title`` and ``default: null`` made the nine graph tools 20 KB of JSON.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from thinkgate.errors import InvalidInput, SessionNotFound, ThinkGateError
 from thinkgate.mcp import graph_texts as texts
 from thinkgate.mcp.connection import DefaultSessions
 
-__all__ = ["register_graph"]
+__all__ = ["compact_schema", "register_graph"]
 
 NODE_ID_PATTERN = r"^t[1-9][0-9]{0,8}$"
 NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN, max_length=10, description="A node id such as t3")]
@@ -102,6 +106,32 @@ class WeightsIn(BaseModel):
     evidence_quality: float | None = Field(default=None, ge=0, le=100, description="Alias of evidence")
 
 
+def compact_schema(schema: Any) -> None:
+    """Shrink a JSON schema in place, meaning unchanged: ``anyOf [T, null]`` → ``type [T, "null"]``,
+    no ``title``, no ``default: null`` (validation is pydantic's, not the listed schema's)."""
+    if not isinstance(schema, dict):
+        return
+    schema.pop("title", None)
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+    any_of = schema.get("anyOf")
+    if isinstance(any_of, list) and len(any_of) == 2 and {"type": "null"} in any_of:
+        other = any_of[0] if any_of[1] == {"type": "null"} else any_of[1]
+        if isinstance(other, dict) and isinstance(other.get("type"), str):
+            del schema["anyOf"]
+            for key, value in other.items():
+                schema.setdefault(key, value)
+            schema["type"] = [other["type"], "null"]
+    for key in ("properties", "$defs"):
+        for sub in (schema.get(key) or {}).values():
+            compact_schema(sub)
+    for key in ("items", "additionalProperties"):
+        compact_schema(schema.get(key))
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key) or ():
+            compact_schema(sub)
+
+
 def _set(model: BaseModel | None) -> tuple[tuple[str, Any], ...]:
     if model is None:
         return ()
@@ -117,24 +147,23 @@ def register_graph(
 ) -> None:
     """Add the enabled deliberation tools, and the graph resources and prompts, to ``server``."""
 
-    def tool(
-        name: str, title: str, description: str, annotations: ToolAnnotations = _MUTATING
-    ) -> Callable[[_F], _F]:
+    def tool(name: str, title: str, description: str, annotations: ToolAnnotations = _MUTATING) -> Callable[[_F], _F]:
         def register(fn: _F) -> _F:
             if name in enabled:
                 server.tool(name=name, title=title, description=description, annotations=annotations)(fn)
+                registered = server._tool_manager.get_tool(name)
+                assert registered is not None
+                compact_schema(registered.parameters)
             return fn
 
         return register
 
-    def session(ctx: Context, session_id: str | None, deliberation_id: str | None) -> str:
-        if session_id is not None and deliberation_id is not None and session_id != deliberation_id:
-            raise InvalidInput("sessionId and deliberationId name different sessions; give one")
-        return resolve(ctx, session_id or deliberation_id, create=False)
+    def session(ctx: Context, session_id: str | None) -> str:
+        return resolve(ctx, session_id, create=False)
 
-    async def run(ctx: Context, sid: str | None, did: str | None, make: Callable[[], Any]) -> dict[str, Any]:
+    async def run(ctx: Context, sid: str | None, make: Callable[[], Any]) -> dict[str, Any]:
         try:
-            return await engine.graph_command(session(ctx, sid, did), make())
+            return await engine.graph_command(session(ctx, sid), make())
         except ThinkGateError as exc:
             return _error(exc)
 
@@ -178,13 +207,11 @@ def register_graph(
         tags: Annotated[list[str] | None, Field(description="Labels", max_length=16)] = None,
         branchId: Annotated[str | None, Field(description="Branch label", max_length=200)] = None,
         sessionId: _SID = None,
-        deliberationId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
         return await run(
             ctx,
             sessionId,
-            deliberationId,
             lambda: AddThought(
                 content=content,
                 parent_ids=tuple(parentIds) if parentIds is not None else None,
@@ -205,11 +232,10 @@ def register_graph(
         count: Annotated[int, Field(ge=1, le=64, description="New nodes per source (capped by the limits)")] = 3,
         generation: Annotated[Generation, Field(description="Who writes the new nodes")] = "prompt_pack",
         sessionId: _SID = None,
-        deliberationId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
         try:
-            sid = session(ctx, sessionId, deliberationId)
+            sid = session(ctx, sessionId)
             if strategy == "skeleton_first":
                 if len(fromNodeIds) != 1:
                     raise InvalidInput("strategy skeleton_first needs exactly one node in fromNodeIds")
@@ -238,13 +264,11 @@ def register_graph(
         scores: Annotated[dict[str, ScoreIn] | None, Field(description="Your scores by node id")] = None,
         weights: Annotated[WeightsIn | None, Field(description="Dimension weights")] = None,
         sessionId: _SID = None,
-        deliberationId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
         return await run(
             ctx,
             sessionId,
-            deliberationId,
             lambda: ScoreThoughts(
                 node_ids=tuple(nodeIds) if nodeIds is not None else None,
                 weights=_set(weights),
@@ -262,13 +286,11 @@ def register_graph(
             list[NodeId] | None, Field(description="Candidates (default: the frontier)", max_length=5000)
         ] = None,
         sessionId: _SID = None,
-        deliberationId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
         return await run(
             ctx,
             sessionId,
-            deliberationId,
             lambda: PruneThoughts(
                 beam_width=beamWidth,
                 threshold=threshold,
@@ -285,13 +307,11 @@ def register_graph(
         kind: Annotated[Literal["supports", "conflicts", "depends_on", "refines"], Field(description="Edge kind")],
         note: Annotated[str | None, Field(description="Why", max_length=2000)] = None,
         sessionId: _SID = None,
-        deliberationId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
         return await run(
             ctx,
             sessionId,
-            deliberationId,
             lambda: LinkThoughts(sourceId, targetId, kind, note, requestId),
         )
 
@@ -302,13 +322,11 @@ def register_graph(
         content: Annotated[str | None, Field(description="Your synthesis (recommended)")] = None,
         tags: Annotated[list[str] | None, Field(max_length=16, description="Labels")] = None,
         sessionId: _SID = None,
-        deliberationId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
         return await run(
             ctx,
             sessionId,
-            deliberationId,
             lambda: MergeBranches(tuple(sourceNodeIds), content, tuple(tags or ()), requestId),
         )
 
@@ -319,13 +337,11 @@ def register_graph(
         content: Annotated[str | None, Field(description="Your summary (recommended)")] = None,
         maxBullets: Annotated[int, Field(ge=1, le=32, description="Bullets in a heuristic summary")] = 8,
         sessionId: _SID = None,
-        deliberationId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
         return await run(
             ctx,
             sessionId,
-            deliberationId,
             lambda: DistillCluster(tuple(sourceNodeIds), content, maxBullets, requestId),
         )
 
@@ -338,13 +354,11 @@ def register_graph(
         refinedContent: Annotated[str | None, Field(description="Your corrected version")] = None,
         branchId: Annotated[str | None, Field(max_length=200, description="Branch label")] = None,
         sessionId: _SID = None,
-        deliberationId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
         return await run(
             ctx,
             sessionId,
-            deliberationId,
             lambda: RefineThought(sourceNodeId, critique, verificationFailure, refinedContent, branchId, requestId),
         )
 
@@ -363,13 +377,11 @@ def register_graph(
         force: Annotated[bool, Field(description="Outline even if the gate refuses")] = False,
         branchLabels: Annotated[list[str] | None, Field(max_length=10, description="Your outline labels")] = None,
         sessionId: _SID = None,
-        deliberationId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
         return await run(
             ctx,
             sessionId,
-            deliberationId,
             lambda: StartSkeleton(
                 sourceNodeId,
                 numSkeletons,
@@ -390,11 +402,10 @@ def register_graph(
         generation: Annotated[Generation, Field(description="Who writes the elaboration")] = "prompt_pack",
         mergeAfter: Annotated[bool, Field(description="Add a merge node after (heuristic only)")] = False,
         sessionId: _SID = None,
-        deliberationId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
         try:
-            sid = session(ctx, sessionId, deliberationId)
+            sid = session(ctx, sessionId)
             if generation == "prompt_pack":
                 return await elaboration_prompts(engine, sid, phaseId, skeletonNodeIds, elaborationDepth)
             if generation == "model_backed":
