@@ -29,6 +29,27 @@ def run(fn: Any, *args: Any) -> Any:
     return anyio.run(go)
 
 
+async def in_process_surface() -> dict[str, Any]:
+    """What the same server lists to an in-process client (stdio and HTTP serve the same surface)."""
+    from thinkgate.engine.engine import Engine
+    from thinkgate.mcp.server import build_server
+    from thinkgate.store.memory import MemoryEventStore
+
+    async with Client(build_server(Engine(MemoryEventStore()))) as c:
+        return await surface(c)
+
+
+async def surface(c: Client) -> dict[str, Any]:
+    return {
+        "tools": sorted(t.name for t in (await c.list_tools()).tools),
+        "resources": sorted(str(r.uri) for r in (await c.list_resources()).resources),
+        "templates": sorted(t.uri_template for t in (await c.list_resource_templates()).resource_templates),
+        "prompts": {
+            p.name: [a.name for a in p.arguments or [] if a.required] for p in (await c.list_prompts()).prompts
+        },
+    }
+
+
 def data(result: Any) -> dict[str, Any]:
     assert not result.is_error, result.content
     return dict(result.structured_content)
@@ -40,7 +61,9 @@ def test_the_sdk_client_uses_every_tool_resource_and_prompt(sidecar: Sidecar, mo
         async with Client(sidecar.url, mode=mode) as c:
             expected = "2025-11-25" if mode == "legacy" else "2026-07-28"
             assert c.protocol_version == expected
-            assert {t.name for t in (await c.list_tools()).tools} == TOOLS
+            listed = await surface(c)
+            assert listed == await in_process_surface()
+            assert set(listed["tools"]) >= TOOLS
 
             first = data(await c.call_tool("sequentialthinking", thought(1)))
             sid = first["sessionId"]
@@ -53,20 +76,27 @@ def test_the_sdk_client_uses_every_tool_resource_and_prompt(sidecar: Sidecar, mo
                 )
             )
             assert branch["branches"] == ["alt"]
-
             history = data(await c.call_tool("get_thinking_history", {"sessionId": sid}))
             assert [t["thought"] for t in history["thoughts"]] == ["step 1", "step 2", "step 3"]
 
+            # Every other tool answers over HTTP with a tool result (possibly an argument error,
+            # never an unknown tool or an internal failure).
+            for name in set(listed["tools"]) - TOOLS:
+                result = await c.call_tool(name, {"sessionId": sid})
+                text = result.content[0].text if result.is_error else ""
+                assert not text.startswith(("UNKNOWN_TOOL", "INTERNAL")), (name, text)
+
+            for template in listed["templates"]:
+                read = await c.read_resource(template.replace("{session_id}", sid))
+                assert read.contents, template
             timeline = await c.read_resource(f"thinkgate://session/{sid}/timeline")
             assert json.loads(timeline.contents[0].text)["sessionId"] == sid
-            templates = await c.list_resource_templates()
-            assert [t.uri_template for t in templates.resource_templates] == [
-                "thinkgate://session/{session_id}/timeline"
-            ]
-            assert [str(r.uri) for r in (await c.list_resources()).resources] == ["thinkgate://sessions"]
-
-            prompts = await c.list_prompts()
-            assert [p.name for p in prompts.prompts] == ["sequential-thinking-guidance"]
+            for uri in listed["resources"]:
+                if uri != "thinkgate://sessions":  # refused over HTTP by default (next test)
+                    assert (await c.read_resource(uri)).contents, uri
+            for name, required in listed["prompts"].items():
+                prompt = await c.get_prompt(name, dict.fromkeys(required, "why is the sky blue"))
+                assert prompt.messages, name
             guidance = await c.get_prompt("sequential-thinking-guidance", {})
             assert "sequentialthinking" in guidance.messages[0].content.text
 

@@ -72,6 +72,7 @@ def serve_http(
     allow_origins: list[str] | None = None,
     token_file: str | None = None,
     list_sessions: bool = False,
+    toolsets: str | None = None,
 ) -> None:
     """Serve MCP over Streamable HTTP until SIGINT or SIGTERM (the ``serve --http`` command).
 
@@ -83,7 +84,7 @@ def serve_http(
 
     settings = (
         Settings.from_env()
-        .with_overrides(store_url=store, durability=durability)
+        .with_overrides(store_url=store, durability=durability, toolsets=toolsets)
         .with_http(
             host=host,
             port=port,

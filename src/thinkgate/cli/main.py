@@ -162,6 +162,7 @@ def serve(
             allow_origins=allow_origin,
             token_file=str(token_file) if token_file else None,
             list_sessions=list_sessions,
+            toolsets=toolsets,
         )
         return
     run_serve(store, durability.value if durability else None, toolsets)

@@ -290,12 +290,24 @@ class HttpApp:
                 send, 413, _error_body(_INVALID_REQUEST, f"Request body larger than {self.limit} bytes")
             )
             return
+        try:
+            obj = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            obj = None  # the SDK answers with its parse error
+        if type(obj) is dict and "method" in obj and "id" in obj and type(obj["id"]) not in (int, str):
+            # MCP requires a string or integer id; the SDK would take this for a notification
+            # (202, no answer), leaving the client waiting for one.
+            await self._respond(
+                send, 400, _error_body(_INVALID_REQUEST, "Invalid Request: id must be a string or an integer")
+            )
+            return
         if (
             self.fast
+            and type(obj) is dict
             and _is_json(content_type)
             and _accepts_json(accept)
             and (version is None or version in _HANDSHAKE_VERSIONS)
-            and await self._hot(body, send, start)
+            and await self._hot(obj, send, start)
         ):
             return
         await self._to_sdk(scope, receive, send, body)
@@ -320,13 +332,9 @@ class HttpApp:
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def _hot(self, body: bytes, send: Any, start: float) -> bool:
+    async def _hot(self, obj: dict[str, Any], send: Any, start: float) -> bool:
         """Answer a hot call; False to leave the request to the SDK."""
-        try:
-            obj = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return False
-        if type(obj) is not dict or len(obj) != 4 or obj.get("jsonrpc") != "2.0" or obj.get("method") != "tools/call":
+        if len(obj) != 4 or obj.get("jsonrpc") != "2.0" or obj.get("method") != "tools/call":
             return False
         rid: Any = obj.get("id")
         params: Any = obj.get("params")

@@ -44,18 +44,20 @@ class _Tool:
 class Metrics:
     """The sidecar's metrics and their registry."""
 
-    def __init__(self, tool_names: Iterable[str]) -> None:
+    def __init__(self, tool_names: Iterable[str] = ()) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped upstream; drops *_created series
         self.registry = registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=registry)
-        calls = Counter("thinkgate_tool_calls", "tools/call requests answered", ["tool"], registry=registry)
-        errors = Counter(
+        self._calls = calls = Counter(
+            "thinkgate_tool_calls", "tools/call requests answered", ["tool"], registry=registry
+        )
+        self._errors = errors = Counter(
             "thinkgate_tool_errors",
             "tools/call answers that are errors (isError or JSON-RPC error)",
             ["tool"],
             registry=registry,
         )
-        latency = Histogram(
+        self._latency = latency = Histogram(
             "thinkgate_tool_latency_seconds",
             "time to answer a tools/call",
             ["tool"],
@@ -84,6 +86,14 @@ class Metrics:
             registry=registry,
         )
         self._store_ops: dict[str, Any] = {}
+
+    def add_tools(self, names: Iterable[str]) -> None:
+        """Label values for these tools (a name outside them is counted as ``unknown``)."""
+        for name in names:
+            if name not in self._tools:
+                self._tools[name] = _Tool(
+                    self._calls.labels(name), self._errors.labels(name), self._latency.labels(name)
+                )
 
     def tool(self, name: object) -> _Tool:
         """The metrics of tool ``name`` (``unknown`` for a name the server does not have)."""

@@ -64,12 +64,12 @@ async def serve_http(settings: Settings) -> None:
     from thinkgate.engine.engine import Engine, new_session_id
     from thinkgate.http.asgi import MAX_BODY_BYTES, HttpApp
     from thinkgate.http.metrics import Metrics, TimedStore
-    from thinkgate.mcp.http import TOOL_NAMES, build_http_server, session_manager
+    from thinkgate.mcp.http import build_http_server, session_manager
     from thinkgate.store.url import open_store
 
     require_token_off_loopback(settings.http_host, settings.token)
     sock = bind(settings.http_host, settings.http_port)
-    metrics = Metrics(TOOL_NAMES)
+    metrics = Metrics()
     try:
         store = open_store(settings.resolved_store_url(), durability=settings.durability, create=True)
         engine = Engine(TimedStore(store, metrics), settings.engine, id_factory=metrics.counting(new_session_id))
@@ -83,6 +83,7 @@ async def serve_http(settings: Settings) -> None:
             metrics=metrics,
             log_thoughts=settings.log_thoughts,
             list_sessions=settings.http_list_sessions,
+            toolsets=settings.toolsets,
         )
         guard = Guard(
             bind_host=settings.http_host,

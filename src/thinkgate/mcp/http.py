@@ -27,10 +27,10 @@ from thinkgate.engine.engine import Engine
 from thinkgate.errors import ThinkGateError
 from thinkgate.http.metrics import Metrics
 from thinkgate.mcp.server import build_server, tool_error
+from thinkgate.mcp.toolsets import DEFAULT_TOOLSETS
 
-__all__ = ["SESSIONS_URI", "TOOL_NAMES", "Forbidden", "build_http_server", "session_manager"]
+__all__ = ["SESSIONS_URI", "Forbidden", "build_http_server", "session_manager"]
 
-TOOL_NAMES = ("sequentialthinking", "get_thinking_history", "list_sessions", "clear_thinking_history")
 SESSIONS_URI = "thinkgate://sessions"
 
 
@@ -47,10 +47,16 @@ LIST_FORBIDDEN = Forbidden(
 
 
 def build_http_server(
-    engine: Engine, *, metrics: Metrics, log_thoughts: bool = False, list_sessions: bool = False
+    engine: Engine,
+    *,
+    metrics: Metrics,
+    log_thoughts: bool = False,
+    list_sessions: bool = False,
+    toolsets: frozenset[str] = DEFAULT_TOOLSETS,
 ) -> MCPServer:
     """``build_server(engine)`` with the HTTP rules above."""
-    server = build_server(engine, log_thoughts=log_thoughts)
+    server = build_server(engine, log_thoughts=log_thoughts, toolsets=toolsets)
+    metrics.add_tools(tool.name for tool in server._tool_manager.list_tools())  # the SDK has no sync public list
     call_tool = server.call_tool
     read_resource = server.read_resource
 
