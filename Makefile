@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check pytest node-deps bench clean
+.PHONY: run run-http test check pytest node-deps bench clean
 
 # `make run` serves JSON-RPC on stdout: make itself must print nothing there.
 MAKEFLAGS += --no-print-directory
@@ -22,6 +22,17 @@ run: $(STAMP)
 	@echo "  $(BIN)/thinkgate config claude-code|cursor|vscode|gemini|codex" >&2
 	@echo "Serving on this terminal now (Ctrl-D to stop):" >&2
 	@exec $(BIN)/thinkgate serve
+
+## run-http: start the Streamable HTTP sidecar on 127.0.0.1:8765 with the embedded SQLite store (prints the URL and client snippets)
+HTTP_URL = http://$(or $(THINKGATE_HTTP_HOST),127.0.0.1):$(or $(THINKGATE_HTTP_PORT),8765)/mcp
+run-http: $(STAMP)
+	@echo "ThinkGate serves MCP over Streamable HTTP at $(HTTP_URL)  (/healthz /readyz /metrics beside it)" >&2
+	@echo "Add it to a client:" >&2
+	@echo "  claude mcp add --transport http thinkgate $(HTTP_URL)" >&2
+	@echo '  {"mcpServers": {"thinkgate": {"type": "http", "url": "$(HTTP_URL)"}}}' >&2
+	@echo "  or: $(BIN)/thinkgate config claude-code|cursor|vscode|gemini|codex --http $(HTTP_URL)" >&2
+	@echo "Ctrl-C to stop." >&2
+	@exec $(BIN)/thinkgate serve --http
 
 ## check: lint, format check and strict typing
 check: $(STAMP)
@@ -41,10 +52,11 @@ test: check node-deps
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
-## bench: ThinkGate against the official Node server, a plain SDK server and a floor, then micro-benchmarks (~12 min; BENCH_ARGS="--quick" for a smoke run)
+## bench: ThinkGate against the official Node server, a plain SDK server and a floor, then micro-benchmarks, then the HTTP load row (~20 min; BENCH_ARGS="--quick" for a smoke run)
 bench: $(STAMP) node-deps
 	@$(BIN)/python -m bench.suite $(BENCH_ARGS)
 	@$(BIN)/python -m bench.micro $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
+	@$(BIN)/python -m bench.http_load $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

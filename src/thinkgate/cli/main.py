@@ -172,6 +172,10 @@ def serve(
 def config(
     client: Annotated[Client, typer.Argument(help="The MCP client to configure.")],
     store: StoreOpt = None,
+    http: Annotated[
+        str | None,
+        typer.Option("--http", metavar="URL", help="Connect to a running `serve --http` sidecar at URL instead."),
+    ] = None,
 ) -> None:
     """Print the configuration snippet that adds ThinkGate to an MCP client.
 
@@ -180,7 +184,11 @@ def config(
     from thinkgate.cli.snippets import snippet
     from thinkgate.store.url import absolute_store_url
 
-    typer.echo(snippet(client.value, absolute_store_url(store) if store else None), nl=False)
+    if http is not None and store is not None:
+        raise typer.BadParameter("--store applies to a server the client starts; with --http the sidecar has its own")
+    if http is not None and not http.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"--http needs the sidecar's http:// or https:// URL, got {http!r}")
+    typer.echo(snippet(client.value, absolute_store_url(store) if store else None, http_url=http), nl=False)
 
 
 @sessions_app.command("list")

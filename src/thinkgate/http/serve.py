@@ -108,6 +108,7 @@ async def serve_http(settings: Settings) -> None:
             http=_http_impl(),
             timeout_graceful_shutdown=10,
             server_header=False,
+            proxy_headers=False,  # no proxy in front by default; X-Forwarded-* would be spoofable
         )
         server_ = _Server(config)
         loop = asyncio.get_running_loop()
