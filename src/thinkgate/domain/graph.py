@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from immutables import Map
 
@@ -40,7 +40,9 @@ __all__ = [
     "GraphLimits",
     "Node",
     "Phase",
+    "build_graph",
     "edge_key",
+    "new_node",
     "reaches",
 ]
 
@@ -86,9 +88,13 @@ LIMIT_RANGES: dict[str, tuple[int, int]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """What the state keeps of one node (its text is in the event log, at ``version``)."""
+class Node(NamedTuple):
+    """What the state keeps of one node (its text is in the event log, at ``version``).
+
+    A named tuple, built on the hot path with ``new_node``: profile lesson, a frozen slots
+    dataclass of 8 fields costs ~2.5 µs to construct (``object.__setattr__`` per field), a
+    tuple ~0.1 µs, and every ``sequentialthinking`` call builds a node.
+    """
 
     seq: int
     version: int  # the event that created it
@@ -125,6 +131,23 @@ class Node:
         if not (branch is None or isinstance(branch, str)):
             raise ValueError("malformed node branch")
         return cls(seq, version, kind, depth, tuple(parents), status, score, branch)
+
+
+_new = tuple.__new__
+
+
+def new_node(
+    seq: int,
+    version: int,
+    kind: str,
+    depth: int,
+    parents: tuple[str, ...],
+    status: str,
+    score: float | None,
+    branch_id: str | None,
+) -> Node:
+    """``Node(...)`` without the named tuple's Python-level ``__new__`` (hot path)."""
+    return _new(Node, (seq, version, kind, depth, parents, status, score, branch_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,9 +211,11 @@ _NO_STATS: Map[str, tuple[int, int]] = Map()
 _NO_PHASES: Map[str, Phase] = Map()
 
 
-@dataclass(frozen=True, slots=True)
-class Graph:
-    """The decidable part of a session's thought graph (persistent: every change returns a new one)."""
+class Graph(NamedTuple):
+    """The decidable part of a session's thought graph (persistent: every change returns a new one).
+
+    A named tuple for the same reason as ``Node``; ``build_graph`` builds one without ``__new__``.
+    """
 
     nodes: Map[str, Node] = _NO_NODES
     frontier: Map[str, int] = _NO_IDS  # node id -> seq (for creation order)
@@ -228,8 +253,8 @@ class Graph:
                 parents = (parent,)
                 if parent in frontier:
                     frontier = frontier.delete(parent)
-        nodes = nodes.set(node_id, Node(seq, version, "chain", depth, parents, "active", None, branch))
-        graph = Graph(
+        nodes = nodes.set(node_id, new_node(seq, version, "chain", depth, parents, "active", None, branch))
+        graph = build_graph(
             nodes,
             frontier.set(node_id, seq),
             self.strict_out,
@@ -254,7 +279,7 @@ class Graph:
             elif kind in ("supports", "conflicts"):
                 sup, con = stats.get(target, (0, 0))
                 stats = stats.set(target, (sup + 1, con) if kind == "supports" else (sup, con + 1))
-        return Graph(
+        return build_graph(
             self.nodes, self.frontier, strict_out, keys, stats, self.deliberation, self.phases, self.last_phase
         )
 
@@ -310,6 +335,19 @@ class Graph:
         snap["edges"] = sorted(snap["edges"])
         snap["phases"] = dict(sorted(snap["phases"].items()))
         return snap
+
+
+def build_graph(
+    nodes: Map[str, Node],
+    frontier: Map[str, int],
+    strict_out: Map[str, tuple[str, ...]],
+    edges: Map[str, int],
+    stats: Map[str, tuple[int, int]],
+    deliberation: Deliberation | None,
+    phases: Map[str, Phase],
+    last_phase: str | None,
+) -> Graph:
+    return _new(Graph, (nodes, frontier, strict_out, edges, stats, deliberation, phases, last_phase))
 
 
 def reaches(adjacency: Mapping[str, tuple[str, ...]], start: str, goal: str) -> bool:
