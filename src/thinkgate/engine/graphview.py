@@ -169,7 +169,7 @@ async def expand_prompts(
 ) -> dict[str, Any]:
     """Ready prompts for the agent to answer with ``add_thought``; creates nothing."""
     state = await _state(engine, session_id)
-    if strategy not in EXPAND_STRATEGIES or strategy == "skeleton_first":
+    if strategy not in EXPAND_STRATEGIES:
         raise InvalidInput(f"strategy {strategy!r} is unknown; use one of {', '.join(EXPAND_STRATEGIES)}")
     if not from_ids or len(set(from_ids)) != len(from_ids):
         raise InvalidInput("fromNodeIds needs distinct node ids")
@@ -186,6 +186,30 @@ async def expand_prompts(
     texts = await engine.node_texts(session_id, state, list(from_ids))
     goal = await _goal(engine, session_id, state)
     prompts = []
+    if strategy == "skeleton_first":
+        if len(from_ids) != 1:
+            raise InvalidInput("strategy skeleton_first needs exactly one node in fromNodeIds")
+        (nid,) = from_ids
+        context = f"Goal: {snippet(goal, 300)}\n" if goal else ""
+        outline = {
+            "fromNodeId": nid,
+            "lens": "outline",
+            "prompt": (
+                f"{context}Node {nid}: {snippet(texts.get(nid, ''), 600)}\n\n"
+                f"Write an outline of {max(2, count)} distinct points that together answer this node, one line "
+                "each. Record each point with add_thought; then elaborate each under it."
+            ),
+            "addThought": {"sessionId": session_id, "parentIds": [nid], "tags": ["sot", "skeleton"]},
+        }
+        return {
+            "sessionId": session_id,
+            "generation": "prompt_pack",
+            "strategy": strategy,
+            "prompts": [outline],
+            "createdNodes": [],
+            "note": "nothing was created: write the outline and record each point with add_thought",
+            "warnings": warnings,
+        }
     for nid in from_ids:
         for label, question in expand_items(strategy, texts.get(nid, ""), count):
             context = f"Goal: {snippet(goal, 300)}\n" if goal else ""

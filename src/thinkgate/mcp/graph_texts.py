@@ -7,7 +7,8 @@ START_DELIBERATION = (
     "expand, score, prune), got (graph: link, merge, distill), sot (outline first), governed; aliases quick, "
     "explore, map, sketch, test. profile sets limits (quick, balanced, deep, paranoid); limits out of the "
     "safe range are clamped and the applied values returned. Returns deliberationId (a sessionId every "
-    "other tool accepts; calls without one use it) and the root node holding the goal."
+    "other tool accepts; calls without one use it) and the root node holding the goal. For a retry-safe "
+    "start over a stateless connection, pass your own sessionId with requestId."
 )
 ADD_THOUGHT = (
     "Add a node you wrote to the thought graph: content, parentIds (default: the root), optional typed "

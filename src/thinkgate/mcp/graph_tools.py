@@ -13,6 +13,9 @@ plus ``title`` and ``default: null`` made the nine graph tools 20 KB of JSON.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import weakref
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -107,13 +110,32 @@ class WeightsIn(BaseModel):
 
 
 def compact_schema(schema: Any) -> None:
-    """Shrink a JSON schema in place, meaning unchanged: ``anyOf [T, null]`` → ``type [T, "null"]``,
-    no ``title``, no ``default: null`` (validation is pydantic's, not the listed schema's)."""
+    """Shrink a JSON schema in place, meaning unchanged: ``$defs`` inlined (clients with an
+    OpenAPI-subset schema, such as Gemini's function declarations, resolve no ``$ref``),
+    ``anyOf [T, null]`` → ``type [T, "null"]``, no ``title``, no ``default: null``
+    (validation is pydantic's, not the listed schema's)."""
+    if isinstance(schema, dict) and "$defs" in schema:
+        _inline(schema, schema.pop("$defs"))
+    _compact(schema)
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            del node["$ref"]
+            for key, value in copy.deepcopy(defs[ref[len("#/$defs/") :]]).items():
+                node.setdefault(key, value)
+        for value in node.values():
+            _inline(value, defs)
+    elif isinstance(node, list):
+        for item in node:
+            _inline(item, defs)
+
+
+def _compact(schema: Any) -> None:
     if not isinstance(schema, dict):
         return
-    schema.pop("title", None)
-    if "default" in schema and schema["default"] is None:
-        del schema["default"]
     any_of = schema.get("anyOf")
     if isinstance(any_of, list) and len(any_of) == 2 and {"type": "null"} in any_of:
         other = any_of[0] if any_of[1] == {"type": "null"} else any_of[1]
@@ -122,14 +144,16 @@ def compact_schema(schema: Any) -> None:
             for key, value in other.items():
                 schema.setdefault(key, value)
             schema["type"] = [other["type"], "null"]
-    for key in ("properties", "$defs"):
-        for sub in (schema.get(key) or {}).values():
-            compact_schema(sub)
+    schema.pop("title", None)
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+    for sub in (schema.get("properties") or {}).values():
+        _compact(sub)
     for key in ("items", "additionalProperties"):
-        compact_schema(schema.get(key))
+        _compact(schema.get(key))
     for key in ("anyOf", "oneOf", "allOf"):
         for sub in schema.get(key) or ():
-            compact_schema(sub)
+            _compact(sub)
 
 
 def _set(model: BaseModel | None) -> tuple[tuple[str, Any], ...]:
@@ -158,8 +182,26 @@ def register_graph(
 
         return register
 
+    # Per connection: requestId -> the session a start_deliberation without sessionId opened.
+    started: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+    def _started(key: Any, request_id: str | None) -> str | None:
+        if key is None or request_id is None:
+            return None
+        try:
+            return started.get(key, {}).get(request_id)
+        except TypeError:
+            return None
+
     def session(ctx: Context, session_id: str | None) -> str:
         return resolve(ctx, session_id, create=False)
+
+    async def _branch_cap(sid: str) -> int:
+        state = await engine.current(sid)
+        if state is None:
+            raise SessionNotFound(f"no session {sid!r}")
+        deliberation = state.graph.deliberation
+        return deliberation.limits.max_branches_per_expand if deliberation is not None else 16
 
     async def run(ctx: Context, sid: str | None, make: Callable[[], Any]) -> dict[str, Any]:
         try:
@@ -180,8 +222,14 @@ def register_graph(
         sessionId: _SID = None,
         requestId: _RID = None,
     ) -> dict[str, Any]:
+        key = defaults.connection_key(ctx.request_context.session)
         try:
-            sid = check_new_session_id(sessionId) if sessionId is not None else engine.new_session_id()
+            if sessionId is not None:
+                sid = check_new_session_id(sessionId)
+            else:
+                # A retry (same requestId) on this connection must reach the session the first call
+                # opened, whose id the caller may never have received.
+                sid = _started(key, requestId) or engine.new_session_id()
             command = StartDeliberation(
                 goal=goal,
                 constraints=tuple(constraints or ()),
@@ -193,7 +241,16 @@ def register_graph(
             result = await engine.graph_command(sid, command)
         except ThinkGateError as exc:
             return _error(exc)
-        defaults.set(defaults.connection_key(ctx.request_context.session), sid)
+        defaults.set(key, sid)
+        if sessionId is None and requestId is not None and key is None:
+            result.setdefault("warnings", []).append(
+                "requestId without sessionId makes a retry safe only on a connection; this request has none "
+                "(stateless protocol), so a retry would open another deliberation: choose and pass a sessionId"
+            )
+        if sessionId is None and requestId is not None and key is not None:
+            # A connection that cannot be weakly referenced keeps no retry memory.
+            with contextlib.suppress(TypeError):
+                started.setdefault(key, {})[requestId] = sid
         return result
 
     @tool("add_thought", "Add a thought node", texts.ADD_THOUGHT)
@@ -239,10 +296,12 @@ def register_graph(
             if strategy == "skeleton_first":
                 if len(fromNodeIds) != 1:
                     raise InvalidInput("strategy skeleton_first needs exactly one node in fromNodeIds")
-                if generation == "model_backed":
-                    raise model_unavailable("expand_thoughts")
-                command = StartSkeleton(source_id=fromNodeIds[0], num_skeletons=max(2, count), request_id=requestId)
-                return await engine.graph_command(sid, command)
+                if generation == "heuristic":  # the shortcut for start_skeleton_of_thought
+                    cap = await _branch_cap(sid)
+                    command = StartSkeleton(
+                        source_id=fromNodeIds[0], num_skeletons=max(2, min(count, cap)), request_id=requestId
+                    )
+                    return await engine.graph_command(sid, command)
             if generation == "prompt_pack":
                 return await expand_prompts(engine, sid, fromNodeIds, strategy, count)
             if generation == "model_backed":

@@ -29,7 +29,7 @@ from thinkgate.mcp import texts
 from thinkgate.mcp.coerce import js_bool, js_int, optional
 from thinkgate.mcp.connection import DefaultSessions
 from thinkgate.mcp.graph_tools import register_graph
-from thinkgate.mcp.toolsets import DEFAULT_TOOLSETS, tools_of
+from thinkgate.mcp.toolsets import DEFAULT_TOOLSETS, TOOLSETS, tools_of
 
 __all__ = ["ThoughtResult", "build_server"]
 
@@ -133,6 +133,10 @@ class ThinkGateMCP(MCPServer):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        if name in STRICT_TOOLS:
+            refused = _strict_arguments(self, name, arguments)
+            if refused is not None:
+                return tool_error(refused)
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError as exc:
@@ -152,6 +156,30 @@ class ThinkGateMCP(MCPServer):
         if self._prompt_manager.get_prompt(name) is None:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {name!r}; call prompts/list for the prompts")
         return await super().get_prompt(name, arguments, context)
+
+
+# The deliberation tools refuse arguments they do not know (a misspelt or guessed name must not
+# be dropped silently, e.g. sending a write to another session). The official server's tools
+# (core) keep its lenient behaviour.
+STRICT_TOOLS = frozenset(name for ts, names in TOOLSETS.items() if ts != "core" for name in names)
+
+
+def _strict_arguments(server: MCPServer, name: str, arguments: dict[str, Any]) -> InvalidInput | None:
+    """Map ``deliberationId`` to ``sessionId`` and refuse unknown argument names (None: all known)."""
+    tool = server._tool_manager.get_tool(name)
+    if tool is None or not isinstance(arguments, dict):
+        return None
+    if "deliberationId" in arguments:  # what start_deliberation returns; an unlisted alias
+        did = arguments.pop("deliberationId")
+        if arguments.setdefault("sessionId", did) != did:
+            return InvalidInput("sessionId and deliberationId name different sessions; give one")
+    known = tool.parameters.get("properties", {})
+    unknown = sorted(k for k in arguments if k not in known)
+    if unknown:
+        return InvalidInput(
+            f"{name} has no argument {', '.join(map(repr, unknown))}; its arguments are {', '.join(known)}"
+        )
+    return None
 
 
 def build_server(
