@@ -53,6 +53,7 @@ log = logging.getLogger("thinkgate.engine")
 SNAPSHOT_FORMAT = 6  # 2: request ids moved to the store's index; 3: numbers map to seqs; 4: markers;
 # 5: numbers and seqs as parallel lists; 6: the thought graph (replaces markers)
 CONFLICT_RETRIES = 8
+_COUNT_TTL = 10.0  # seconds a session count is reused for the session cap
 MAX_PAGE = 500
 _LOAD_BATCH = 2000
 
@@ -145,6 +146,8 @@ class Engine:
         self._drainer: asyncio.Future[None] | None = None
         self._writer_idle = asyncio.Event()  # set while no batch (or delete) is being written
         self._writer_idle.set()
+        self._counted: tuple[int, float] | None = None  # sessions in the store, and when counted
+        self._created = 0  # sessions this engine created since that count
 
     async def start(self) -> None:
         await self.store.open()
@@ -325,6 +328,7 @@ class Engine:
             if base is None:
                 try:
                     await self._check_session_cap()
+                    self._created += 1  # an over-estimate if this batch fails: the next count corrects it
                 except LimitExceeded as exc:
                     for call in group:  # this session cannot be created; the batch's others go on
                         call.outcome, call.pending = exc, False
@@ -445,7 +449,24 @@ class Engine:
         return row.version, str(row.data().get("args_digest") or "")
 
     async def _check_session_cap(self) -> None:
-        if await self.store.count_sessions() >= self.config.max_sessions:
+        """Refuse a new session when the store holds ``max_sessions``.
+
+        Counting is O(sessions) on every store, so the count is reused for up to
+        ``_COUNT_TTL`` seconds, plus the sessions this engine created since, and taken afresh
+        once that estimate reaches 90% of the cap. Other processes' new sessions show up at the
+        next count: across replicas the cap is a soft limit, exact to within what they create
+        in ``_COUNT_TTL`` seconds.
+        """
+        cap = self.config.max_sessions
+        now = time.monotonic()
+        if (
+            self._counted is None
+            or now - self._counted[1] > _COUNT_TTL
+            or self._counted[0] + self._created >= 0.9 * cap
+        ):
+            self._counted = (await self.store.count_sessions(), now)
+            self._created = 0
+        if self._counted[0] + self._created >= cap:
             raise LimitExceeded(
                 f"the store holds {self.config.max_sessions} sessions, the configured maximum; "
                 "delete old sessions (thinkgate sessions delete) or raise THINKGATE_MAX_SESSIONS"
