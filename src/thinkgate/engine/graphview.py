@@ -164,6 +164,14 @@ async def _goal(engine: Engine, session_id: str, state: SessionState) -> str | N
     return (await engine.node_texts(session_id, state, [deliberation.root_id])).get(deliberation.root_id)
 
 
+def _context(goal: str | None, node_id: str, text: str) -> str:
+    """The goal, then the node (once, when the node is the goal itself)."""
+    if goal is not None and text == goal:
+        return f"Goal ({node_id}): {snippet(goal, 600)}"
+    head = f"Goal: {snippet(goal, 300)}\n" if goal else ""
+    return f"{head}Node {node_id}: {snippet(text, 600)}"
+
+
 async def expand_prompts(
     engine: Engine, session_id: str, from_ids: Sequence[str], strategy: str, count: int
 ) -> dict[str, Any]:
@@ -190,12 +198,11 @@ async def expand_prompts(
         if len(from_ids) != 1:
             raise InvalidInput("strategy skeleton_first needs exactly one node in fromNodeIds")
         (nid,) = from_ids
-        context = f"Goal: {snippet(goal, 300)}\n" if goal else ""
         outline = {
             "fromNodeId": nid,
             "lens": "outline",
             "prompt": (
-                f"{context}Node {nid}: {snippet(texts.get(nid, ''), 600)}\n\n"
+                f"{_context(goal, nid, texts.get(nid, ''))}\n\n"
                 f"Write an outline of {max(2, count)} distinct points that together answer this node, one line "
                 "each. Record each point with add_thought; then elaborate each under it."
             ),
@@ -212,13 +219,12 @@ async def expand_prompts(
         }
     for nid in from_ids:
         for label, question in expand_items(strategy, texts.get(nid, ""), count):
-            context = f"Goal: {snippet(goal, 300)}\n" if goal else ""
             prompts.append(
                 {
                     "fromNodeId": nid,
                     "lens": label,
                     "prompt": (
-                        f"{context}Node {nid}: {snippet(texts.get(nid, ''), 600)}\n\n{question}\n"
+                        f"{_context(goal, nid, texts.get(nid, ''))}\n\n{question}\n"
                         "Answer in 1-4 sentences with one concrete idea; record it with add_thought."
                     ),
                     "addThought": {"sessionId": session_id, "parentIds": [nid], "tags": [strategy, label]},
