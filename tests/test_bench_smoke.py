@@ -157,3 +157,41 @@ def test_micro_benchmarks_run_quickly(tmp_path: Path) -> None:
         assert any(n.startswith(prefix) for n in names), prefix
         assert f"| {prefix}" in proc.stdout, prefix
     assert all(r["us_per_op"] > 0 and r["ref_us_per_op"] > 0 and r["ratio"] > 0 for r in rows)
+
+
+def test_graph_benchmarks_run_quickly_and_report_every_row(tmp_path: Path) -> None:
+    out, md = tmp_path / "graph.jsonl", tmp_path / "graph.md"
+    proc = run_module(["bench.graph", "--quick", "--out", str(out), "--md", str(md)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert md.read_text(encoding="utf-8") == proc.stdout
+    records = read_jsonl(out)
+    rows = [r for r in records if r["kind"] == "graph"]
+    names = [r["name"] for r in rows]
+    for prefix in (
+        "add_thought under the root",
+        "add_thought under the root, wide frontier",
+        "link_thoughts supports",
+        "link_thoughts depends_on, check touches 1 node",
+        "link_thoughts depends_on, check walks the chain",
+        "link_thoughts refused",
+        "score_thoughts (the frontier)",
+        "score_thoughts (the frontier), rest of the graph",
+        "prune_thoughts (ranks the frontier",
+        "add_thought (decide + apply)",
+        "add_thought, wide frontier (decide + apply)",
+        "score_thoughts (decide + apply",
+        "prune_thoughts to beam 3 (decide + apply)",
+        "graph.reaches (cycle check alone)",
+        "graph.reaches, touches 3 nodes",
+        "snapshot encode",
+    ):
+        assert any(n.startswith(prefix) for n in names), prefix
+        assert f"| {prefix}" in proc.stdout, prefix
+    for r in rows:
+        for side in ("small", "large"):
+            assert r[side]["n"] > 0 and 0 < r[side]["median_us"] <= r[side]["max_us"], r
+        assert r["ratio"] > 0 and r["mean_ratio"] > 0
+    memory = {r["name"]: r for r in records if r["kind"] == "memory"}
+    assert set(memory) == {"session state per node", "session state per depends_on edge"}
+    assert all(m["measured_bytes"] > 0 and m["estimate_bytes"] > 0 for m in memory.values())
+    assert "| session state per node" in proc.stdout
