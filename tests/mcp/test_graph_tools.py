@@ -1142,3 +1142,71 @@ async def test_the_frontier_resource_follows_every_kind_of_change(client: Client
     assert await ids() == ["t7", "t8"]
     await d.ok("prune_thoughts", {"beamWidth": 1, "nodeIds": ["t7", "t8"]})
     assert await ids() == ["t7"]
+
+
+# -- regressions (reported in /tmp/graph_bugs.md, fixed in 5c27c93) ------------------------------
+
+
+async def test_a_retried_start_deliberation_without_session_id_opens_one_deliberation(engine: Engine) -> None:
+    async with Client(build_server(engine, toolsets=ALL), mode="legacy") as c:
+        a = await ok(c, "start_deliberation", {"goal": GOAL, "requestId": "open-once"})
+        b = await ok(c, "start_deliberation", {"goal": GOAL, "requestId": "open-once"})
+    assert b["deliberationId"] == a["deliberationId"]
+    assert await engine.store.count_sessions() == 1
+
+
+async def test_a_stateless_start_with_a_request_id_but_no_session_id_warns_that_a_retry_would_not_match(
+    engine: Engine,
+) -> None:
+    async with Client(build_server(engine, toolsets=ALL), mode="auto") as c:
+        a = await ok(c, "start_deliberation", {"goal": GOAL, "requestId": "open-once"})
+    assert any("sessionId" in w and "retry" in w for w in a["warnings"])
+
+
+async def test_expand_with_skeleton_first_and_prompt_pack_creates_nothing(client: Client, engine: Engine) -> None:
+    d = await start(client)
+    before = await snapshot(client, engine, d.sid)
+    out = await d.ok("expand_thoughts", {"fromNodeIds": ["t1"], "strategy": "skeleton_first"})  # prompt_pack
+    assert out["generation"] == "prompt_pack" and out["createdNodes"] == [] and out["prompts"]
+    assert not out.get("skeletonNodeIds")
+    assert await snapshot(client, engine, d.sid) == before
+
+
+async def test_expand_with_skeleton_first_is_capped_by_max_branches_per_expand(client: Client) -> None:
+    d = await start(client)  # balanced: max_branches_per_expand 4
+    out = await d.ok(
+        "expand_thoughts",
+        {"fromNodeIds": ["t1"], "strategy": "skeleton_first", "count": 64, "generation": "heuristic"},
+    )
+    assert 2 <= len(out["skeletonNodeIds"]) <= 4
+
+
+async def test_a_deliberation_id_argument_never_writes_into_another_session(engine: Engine) -> None:
+    async with Client(build_server(engine, toolsets=ALL), mode="legacy") as c:
+        a = (await ok(c, "start_deliberation", {"goal": "First goal", "sessionId": "sess-a"}))["deliberationId"]
+        b = (await ok(c, "start_deliberation", {"goal": "Second goal", "sessionId": "sess-b"}))["deliberationId"]
+        # the agent names the deliberation by the key start_deliberation returned
+        result = await call(c, "add_thought", {"content": "meant for the first", "deliberationId": a})
+        if result.is_error:
+            assert error_code(result) == "INVALID_INPUT"
+            assert await version(engine, a) == 2
+        else:
+            assert result.structured_content["sessionId"] == a
+        assert await version(engine, b) == 2, "the node went into the connection's default session"
+
+
+async def test_an_unknown_argument_name_is_refused_and_writes_nothing(client: Client, engine: Engine) -> None:
+    d = await start(client)
+    before = await snapshot(client, engine, d.sid)
+    result = await d.call("add_thought", {"content": "x", "parentId": "t1"})  # a typo of parentIds
+    assert error_code(result) == "INVALID_INPUT"
+    assert await snapshot(client, engine, d.sid) == before
+
+
+async def test_no_input_schema_has_a_bare_ref_where_a_type_is_expected(client: Client) -> None:
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    bad: list[str] = []
+    for name in TOOLSETS["graph"] + TOOLSETS["sot"]:
+        schema = tools[name].input_schema
+        bad += _untyped(schema, schema.get("$defs", {}), name, inline=True)
+    assert bad == []
