@@ -45,6 +45,7 @@ from bench.client import cpu_probe_us, machine_info, tree_rss_kb
 REPO = Path(__file__).resolve().parents[1]
 ANCHOR = Path("..") / "shared" / "bench" / "anchors" / "py_sdk_seqthink.py"  # relative to the repo root
 TG = "thinkgate"
+TG_SDK = "thinkgate-sdk-lane"  # THINKGATE_FAST_PATH=0: every request through the SDK transport
 SDK = "sdk-http"
 START_TIMEOUT = 60.0
 CALL_TIMEOUT = 60.0
@@ -86,11 +87,13 @@ class Server:
 
     def start(self) -> Server:
         stderr = (self.tmp / f"{self.name}.stderr").open("wb")
-        if self.name == TG:
+        if self.name in (TG, TG_SDK):
             exe = Path(sys.executable).with_name("thinkgate")
             argv = [str(exe)] if exe.is_file() else [sys.executable, "-m", "thinkgate"]
             argv += ["serve", "--http", "--port", "0", "--store", f"sqlite:///{self.tmp / 'bench.db'}"]
             env = {k: v for k, v in os.environ.items() if not k.startswith("THINKGATE_")}
+            if self.name == TG_SDK:
+                env["THINKGATE_FAST_PATH"] = "0"
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=REPO
             )
@@ -330,7 +333,7 @@ def _pct(sorted_values: list[float], q: float) -> float:
 def measure(name: str, cfg: Config, tmp: Path) -> dict[str, Any]:
     server = Server(name, tmp).start()
     try:
-        out = asyncio.run(_drive(server.url, cfg, pass_session_id=name == TG))
+        out = asyncio.run(_drive(server.url, cfg, pass_session_id=name != SDK))
         rss = server.rss_mib()
     finally:
         server.stop()
@@ -361,7 +364,7 @@ def _median(records: list[dict[str, Any]], key: str) -> float:
 
 
 def report(records: list[dict[str, Any]], cfg: Config, started: str) -> str:
-    by = {name: [r for r in records if r["server"] == name] for name in (TG, SDK)}
+    by = {name: [r for r in records if r["server"] == name] for name in (TG, TG_SDK, SDK)}
     lines = [
         f"# HTTP load: {cfg.sessions} concurrent sessions ({started})",
         "",
@@ -382,6 +385,7 @@ def report(records: list[dict[str, Any]], cfg: Config, started: str) -> str:
     if by[TG] and by[SDK]:
         # Same-round ratios, then their median: each round's pair ran back to back.
         pairs = list(zip(by[TG], by[SDK], strict=False))
+        per_round = ", ".join(f"{t['calls_per_s'] / s['calls_per_s']:.2f}×" for t, s in pairs)
         thr = statistics.median(t["calls_per_s"] / s["calls_per_s"] for t, s in pairs)
         p99 = statistics.median(t["p99_us"] / s["p99_us"] for t, s in pairs)
         p50 = statistics.median(t["p50_us"] / s["p50_us"] for t, s in pairs)
@@ -389,7 +393,7 @@ def report(records: list[dict[str, Any]], cfg: Config, started: str) -> str:
         lines += [
             "",
             f"ThinkGate ÷ plain SDK HTTP server, same rounds: throughput **{thr:.2f}×**, "
-            f"p50 **{p50:.2f}×**, p99 **{p99:.2f}×**.",
+            f"p50 **{p50:.2f}×**, p99 **{p99:.2f}×** (throughput ratio per round: {per_round}).",
             "",
             "| target | value | met |",
             "|---|---|---|",
@@ -406,7 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny numbers, one round")
-    parser.add_argument("--only", default=f"{TG},{SDK}", help="servers to run, comma-separated")
+    parser.add_argument(
+        "--only", default=f"{TG},{SDK}", help=f"servers to run, comma-separated ({TG}, {TG_SDK}, {SDK})"
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON lines file")
     args = parser.parse_args(argv)
     base = QUICK if args.quick else Config()
@@ -416,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup=base.warmup,
         rounds=args.rounds or base.rounds,
     )
-    names = [n for n in (TG, SDK) if n in args.only.split(",")]
+    names = [n for n in (TG, TG_SDK, SDK) if n in args.only.split(",")]
     if SDK in names and not (REPO / ANCHOR).is_file():
         log(f"missing {ANCHOR} (the shared/ folder beside the repo)")
         return 2

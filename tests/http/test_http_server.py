@@ -188,7 +188,7 @@ def test_health_readiness_and_metrics(sidecar: Sidecar) -> None:
     assert values['thinkgate_http_responses_total{status="200"}'] >= 1
 
 
-def test_readiness_fails_when_the_store_is_gone_and_the_server_keeps_serving(tmp_path: Any) -> None:
+def test_readiness_still_answers_when_the_database_file_is_gone_and_liveness_stays_up(tmp_path: Any) -> None:
     db = tmp_path / "tg.db"
     with Sidecar(db) as server, client() as http:
         assert http.get(f"{server.base}/readyz").status_code == 200
