@@ -22,7 +22,7 @@ from thinkgate.domain.deliberation import (
     StartDeliberation,
     StartSkeleton,
 )
-from thinkgate.domain.thinking import ClearHistory, RecordThought
+from thinkgate.domain.thinking import RecordThought
 from thinkgate.engine.engine import Engine, EngineConfig
 from thinkgate.errors import (
     CycleRefused,
@@ -201,7 +201,8 @@ async def test_clearing_history_keeps_the_deliberation_and_its_root(engine: Engi
     await start(engine)
     await add(engine, "idea", "t1")
     await engine.record_thought("d1", RecordThought("step", 1, 1, False))
-    await engine.execute_many([("d1", ClearHistory())])
+    cleared = await engine.clear_history("d1")
+    assert cleared["cleared"] == 2  # every node but the root
     view = await engine.graph_view("d1")
     assert [n["id"] for n in view["nodes"]] == ["t1"] and view["frontier"] == ["t1"]
     assert view["deliberation"] is not None

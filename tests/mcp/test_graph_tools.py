@@ -972,7 +972,7 @@ async def test_the_node_limit_is_checked_before_writing_a_multi_node_expansion(c
     assert (await version(engine, sid)) == before[0] + 1
 
 
-async def test_the_depth_limit_refuses_a_deeper_node_but_merge_may_converge_below_it(
+async def test_the_depth_limit_refuses_a_deeper_node_but_merge_and_refine_may_go_below_it(
     client: Client, engine: Engine
 ) -> None:
     d = await start(client, profile="quick")
@@ -986,11 +986,12 @@ async def test_the_depth_limit_refuses_a_deeper_node_but_merge_may_converge_belo
     assert error_code(deep) == "LIMIT_EXCEEDED" and "max_depth" in deep.content[0].text
     heur = await d.call("expand_thoughts", {"fromNodeIds": [parent], "generation": "heuristic"})
     assert error_code(heur) == "LIMIT_EXCEEDED"
-    refine = await d.call("refine_thoughts", {"sourceNodeId": parent, "refinedContent": "better level 3"})
-    assert error_code(refine) == "LIMIT_EXCEEDED"
     assert await snapshot(client, engine, sid) == before
+    # Converging and replacing nodes may go one level deeper: merge, distill, refine.
     merged = await d.ok("merge_thought_branches", {"sourceNodeIds": [parent, side], "content": "both"})
     assert merged["mergedNode"]["depth"] == 4
+    refine = await d.ok("refine_thoughts", {"sourceNodeId": side, "refinedContent": "better side at 3"})
+    assert refine["refinedNode"]["depth"] == 4
 
 
 async def test_the_edge_limit_counts_the_edges_a_call_adds(client: Client, engine: Engine) -> None:

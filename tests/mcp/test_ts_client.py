@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nodeenv import MISSING_HINT, node22, ts_sdk_dir
+from thinkgate.mcp.toolsets import TOOLSETS
 
 pytestmark = pytest.mark.node
 
@@ -30,7 +31,7 @@ def test_typescript_sdk_client_drives_thinkgate_over_stdio(tmp_path: Path) -> No
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["tools"] == ["clear_thinking_history", "get_thinking_history", "list_sessions", "sequentialthinking"]
+    assert out["tools"] == sorted(TOOLSETS["core"] + TOOLSETS["graph"])  # the default toolsets
     assert out["annotations"]["readOnlyHint"] is False and out["annotations"]["idempotentHint"] is False
     assert out["hasOutputSchema"]
     ok, coerced, branch, bad, done = out["results"]

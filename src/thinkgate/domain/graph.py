@@ -22,6 +22,7 @@ removes nodes from it. It only ever holds active nodes.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -229,8 +230,12 @@ class Graph(NamedTuple):
     # -- queries ------------------------------------------------------------------------------
 
     def frontier_ids(self) -> list[str]:
-        """The frontier in creation order."""
+        """The frontier in creation order (O(F log F): for reads and commands that touch it all)."""
         return [nid for nid, _ in sorted(self.frontier.items(), key=lambda kv: kv[1])]
+
+    def first_frontier_ids(self, n: int) -> list[str]:
+        """The ``n`` oldest frontier nodes (O(F log n))."""
+        return [nid for nid, _ in heapq.nsmallest(n, self.frontier.items(), key=lambda kv: kv[1])]
 
     def strict_reaches(self, start: str, goal: str) -> bool:
         """Whether ``goal`` is reachable from ``start`` along strict edges."""

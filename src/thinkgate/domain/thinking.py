@@ -168,7 +168,12 @@ def decide(
         prefix = (created,)
         state = SessionState(session_id=session_id, created_at=now, version=1)
     if isinstance(command, ClearHistory):
-        return Decision((*prefix, HistoryCleared(cleared=state.history_length, request_id=command.request_id)))
+        # Every node goes but a deliberation's root (in a plain chain: the thoughts since the last clear).
+        graph = state.graph
+        cleared = (
+            len(graph.nodes) - (1 if graph.deliberation is not None else 0) if graph.nodes else state.history_length
+        )
+        return Decision((*prefix, HistoryCleared(cleared=cleared, request_id=command.request_id)))
     assert isinstance(command, RecordThought)
     return Decision((*prefix, _record(state, command, limits, revised_text)))
 

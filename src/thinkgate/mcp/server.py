@@ -216,7 +216,7 @@ def build_server(
             if key is None:
                 raise SessionNotFound(
                     "this request has no connection to hold a default session (a stateless protocol): "
-                    "pass the sessionId that sequentialthinking returned"
+                    "pass the sessionId (or deliberationId) that an earlier result returned"
                 )
             raise SessionNotFound("this connection has no session yet: pass sessionId, or record a thought first")
         new = engine.new_session_id()
