@@ -67,12 +67,12 @@ class SessionState(NamedTuple):
 
         Measured with tracemalloc: ~340 B for an empty state; each thought number ~70-140 B
         (an int→int HAMT entry plus the int objects), each branch id ~100 B, each graph node
-        ~330 B (the node record, its id and its frontier and HAMT entries), each typed edge ~215 B
+        ~330 B (the node record, its id and its frontier and HAMT entries), each typed edge ~215-260 B
         (measured by ``bench.graph``; rounded up here).
         """
         graph = self.graph
         return (
-            400 + 140 * len(self.numbers) + 120 * len(self.branches) + 300 * len(graph.nodes) + 150 * len(graph.edges)
+            400 + 140 * len(self.numbers) + 120 * len(self.branches) + 360 * len(graph.nodes) + 260 * len(graph.edges)
         )
 
     def to_snapshot(self, *, canonical: bool = True) -> dict[str, Any]:
