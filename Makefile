@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run run-http test check pytest node-deps bench clean
+.PHONY: run run-stdio test check pytest node-deps bench clean
 
-# `make run` serves JSON-RPC on stdout: make itself must print nothing there.
+# `make run-stdio` serves JSON-RPC on stdout: make itself must print nothing there.
 MAKEFLAGS += --no-print-directory
 
 $(STAMP): pyproject.toml
@@ -16,16 +16,9 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet -e ".[dev]" >&2
 	@touch $(STAMP)
 
-## run: start ThinkGate on stdio with the embedded SQLite store (prints how to connect a client on stderr)
-run: $(STAMP)
-	@echo "ThinkGate speaks MCP on stdio: an MCP client launches it. To add it to a client, run one of:" >&2
-	@echo "  $(BIN)/thinkgate config claude-code|cursor|vscode|gemini|codex" >&2
-	@echo "Serving on this terminal now (Ctrl-D to stop):" >&2
-	@exec $(BIN)/thinkgate serve
-
-## run-http: start the Streamable HTTP sidecar on 127.0.0.1:8765 with the embedded SQLite store (prints the URL and client snippets)
+## run: start the Streamable HTTP sidecar on 127.0.0.1:8765 with the embedded SQLite store (prints the URL and client snippets)
 HTTP_URL = http://$(or $(THINKGATE_HTTP_HOST),127.0.0.1):$(or $(THINKGATE_HTTP_PORT),8765)/mcp
-run-http: $(STAMP)
+run: $(STAMP)
 	@echo "ThinkGate serves MCP over Streamable HTTP at $(HTTP_URL)  (/healthz /readyz /metrics beside it)" >&2
 	@echo "Add it to a client:" >&2
 	@echo "  claude mcp add --transport http thinkgate $(HTTP_URL)" >&2
@@ -33,6 +26,13 @@ run-http: $(STAMP)
 	@echo "  or: $(BIN)/thinkgate config claude-code|cursor|vscode|gemini|codex --http $(HTTP_URL)" >&2
 	@echo "Ctrl-C to stop." >&2
 	@exec $(BIN)/thinkgate serve --http
+
+## run-stdio: serve MCP on stdio instead (what an MCP client launches; prints how to connect one on stderr)
+run-stdio: $(STAMP)
+	@echo "ThinkGate speaks MCP on stdio: an MCP client launches it. To add it to a client, run one of:" >&2
+	@echo "  $(BIN)/thinkgate config claude-code|cursor|vscode|gemini|codex" >&2
+	@echo "Serving on this terminal now (Ctrl-D to stop):" >&2
+	@exec $(BIN)/thinkgate serve
 
 ## check: lint, format check and strict typing
 check: $(STAMP)
