@@ -197,26 +197,10 @@ def test_generated_bodies_get_an_answer_and_never_an_internal_failure(
         assert "result" in answer or "error" in answer
         if "error" in answer:
             assert answer["error"]["code"] != -32603, answer  # no internal errors
-        elif isinstance(answer["result"], dict) and answer["result"].get("isError") and not known_issue(body):
+        elif isinstance(answer["result"], dict) and answer["result"].get("isError"):
             assert not answer["result"]["content"][0]["text"].startswith("INTERNAL"), answer
 
 
-def known_issue(body: bytes) -> bool:
-    """A null optional number next to an invalid argument: INTERNAL instead of INVALID_INPUT.
-
-    A bug in the tool's argument model (``mcp/server.py``, stdio too), reported; pinned by
-    ``test_a_null_optional_number_next_to_a_bad_argument_is_invalid_input`` below.
-    """
-    try:
-        arguments = json.loads(body)["params"]["arguments"]
-    except (ValueError, TypeError, KeyError):
-        return False
-    return isinstance(arguments, dict) and any(
-        k in arguments and arguments[k] is None for k in ("revisesThought", "branchFromThought")
-    )
-
-
-@pytest.mark.xfail(strict=True, reason="mcp/server.py: pydantic applies ge=1 to None when another field fails")
 def test_a_null_optional_number_next_to_a_bad_argument_is_invalid_input(sidecar: Sidecar, http: Any) -> None:
     arguments = {**thought(1), "thoughtNumber": "x", "revisesThought": None}
     response = post(sidecar, http, orjson.dumps(call("sequentialthinking", arguments)))
@@ -237,5 +221,4 @@ def test_after_all_that_the_server_serves_and_the_data_is_intact(sidecar: Sideca
     )
     assert audit.returncode == 0, audit.stderr
     errors = [ln for ln in sidecar.read_stderr().splitlines() if " ERROR " in ln]
-    # Only the known issue above may have logged (its traceback); no transport or engine failure.
-    assert all("tool 'sequentialthinking' failed unexpectedly" in ln for ln in errors), errors
+    assert errors == []  # no transport, tool or engine failure was logged

@@ -312,3 +312,10 @@ async def test_a_history_page_limit_over_the_maximum_is_clamped_and_reported(cli
     page = await call(client, "get_thinking_history", {"sessionId": "clamp", "limit": 5000})
     assert page.structured_content["warnings"] == ["limit 5000 clamped to 500"]
     assert len(page.structured_content["thoughts"]) == 1
+
+
+async def test_a_null_optional_number_beside_a_bad_argument_is_invalid_input(client: Client) -> None:
+    # pydantic once applied the range of revisesThought to its None (INTERNAL instead of INVALID_INPUT).
+    for key in ("revisesThought", "branchFromThought"):
+        result = await client.call_tool("sequentialthinking", {**args(1), "thoughtNumber": "x", key: None})
+        assert error_code(result) == "INVALID_INPUT"

@@ -45,6 +45,9 @@ _INT = WithJsonSchema({"type": ["integer", "string"], "minimum": 1, "maximum": M
 _OPT_INT = WithJsonSchema({"type": ["integer", "string", "null"], "minimum": 1, "maximum": MAX_NUMBER})
 _OPT_BOOL = WithJsonSchema({"type": ["boolean", "string", "null"]})
 # The official server's coercion rules (mcp/coerce.py), applied before pydantic's checks.
+# The range sits inside the optional type: on ``int | None`` pydantic would apply it to None too
+# (a TypeError, so INTERNAL instead of INVALID_INPUT, whenever another argument also failed).
+_ThoughtNumber = Annotated[int, Field(ge=1, le=MAX_NUMBER)]
 _TO_INT = BeforeValidator(js_int)
 _TO_BOOL = BeforeValidator(js_bool)
 _TO_OPT_INT = BeforeValidator(optional(js_int))
@@ -251,13 +254,13 @@ def build_server(
             bool | None, _OPT_BOOL, _TO_OPT_BOOL, Field(description="Whether this revises previous thinking")
         ] = None,
         revisesThought: Annotated[
-            int | None,
+            _ThoughtNumber | None,
             _OPT_INT,
             _TO_OPT_INT,
-            Field(ge=1, le=MAX_NUMBER, description="Which thought is being reconsidered"),
+            Field(description="Which thought is being reconsidered"),
         ] = None,
         branchFromThought: Annotated[
-            int | None, _OPT_INT, _TO_OPT_INT, Field(ge=1, le=MAX_NUMBER, description="Branching point thought number")
+            _ThoughtNumber | None, _OPT_INT, _TO_OPT_INT, Field(description="Branching point thought number")
         ] = None,
         branchId: Annotated[str | None, Field(description="Branch identifier", max_length=200)] = None,
         needsMoreThoughts: Annotated[
