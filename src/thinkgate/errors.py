@@ -13,6 +13,7 @@ these at the adapter boundary (``raise ... from exc``).
     ├── CycleRefused                    CYCLE_REFUSED      a depends_on/refines edge would close a cycle
     ├── NodeInactive                    NODE_PRUNED        the node was pruned; it cannot grow or be linked
     ├── ModelUnavailable                MODEL_UNAVAILABLE  model-backed generation has no provider configured
+    ├── Forbidden                       FORBIDDEN          the operator has not allowed this (e.g. over HTTP)
     ├── SessionNotFound                 SESSION_NOT_FOUND  no such session
     ├── LimitExceeded                   LIMIT_EXCEEDED     a configured cap would be exceeded
     ├── IdempotencyConflict             IDEMPOTENCY_CONFLICT same requestId, different arguments
@@ -33,6 +34,7 @@ from typing import ClassVar
 __all__ = [
     "ConfigError",
     "CycleRefused",
+    "Forbidden",
     "IdempotencyConflict",
     "IntegrityError",
     "InternalError",
@@ -114,6 +116,12 @@ class ModelUnavailable(ThinkGateError):
     """Model-backed generation was asked for but no model provider is configured."""
 
     code = "MODEL_UNAVAILABLE"
+
+
+class Forbidden(ThinkGateError):
+    """The operator has not allowed this (for example listing sessions over HTTP)."""
+
+    code = "FORBIDDEN"
 
 
 class SessionNotFound(ThinkGateError):

@@ -221,3 +221,9 @@ def test_feedback_says_a_concluding_thought_could_end_the_chain() -> None:
     assert any("reads like a conclusion" in f for f in result["feedback"])  # type: ignore[attr-defined]
     plain = last_result(None, thought(1, text="Next, check the cache hit rate."))
     assert not any("conclusion" in f for f in plain["feedback"])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("request_id", ["a\x00b", "line\nbreak", "tab\there", "\x7f"])
+def test_a_request_id_with_control_characters_is_refused(request_id: str) -> None:
+    with pytest.raises(InvalidInput, match="requestId"):
+        decide(None, RecordThought("x", 1, 1, False, request_id=request_id), session_id="s", now="t", limits=Limits())

@@ -183,6 +183,9 @@ def _check_request_id(request_id: str | None) -> None:
         return
     if not (0 < len(request_id) <= MAX_REQUEST_ID_LENGTH):
         raise InvalidInput(f"requestId must be 1 to {MAX_REQUEST_ID_LENGTH} characters")
+    if not request_id.isprintable():
+        # An identity is stored verbatim and indexed (PostgreSQL text cannot even hold NUL).
+        raise InvalidInput("requestId must not contain control or other non-printable characters")
     # A request id is stored verbatim (it is an identity, so it cannot be redacted): refuse secrets.
     if scan_text(request_id).secrets:
         raise InvalidInput("requestId looks like a secret (an API key or token); use a random or counter id")

@@ -24,7 +24,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult
 
 from thinkgate.engine.engine import Engine
-from thinkgate.errors import ThinkGateError
+from thinkgate.errors import Forbidden
 from thinkgate.http.metrics import Metrics
 from thinkgate.mcp.server import build_server, tool_error
 from thinkgate.mcp.toolsets import DEFAULT_TOOLSETS
@@ -32,12 +32,6 @@ from thinkgate.mcp.toolsets import DEFAULT_TOOLSETS
 __all__ = ["SESSIONS_URI", "Forbidden", "build_http_server", "session_manager"]
 
 SESSIONS_URI = "thinkgate://sessions"
-
-
-class Forbidden(ThinkGateError):
-    """The operator has not allowed this over HTTP."""
-
-    code = "FORBIDDEN"
 
 
 LIST_FORBIDDEN = Forbidden(
