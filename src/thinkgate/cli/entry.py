@@ -54,8 +54,10 @@ def serve(store: str | None, durability: str | None, toolsets: str | None = None
     if settings.durability == "full" and settings.resolved_store_url().startswith("memory:"):
         print("warning: --durability full has no effect on a memory:// store (nothing is kept)", file=sys.stderr)
     if sys.stdin.isatty():
+        from thinkgate.store.url import redact_url
+
         print(
-            f"thinkgate {__version__}: serving MCP on stdio (store {settings.resolved_store_url()}).\n"
+            f"thinkgate {__version__}: serving MCP on stdio (store {redact_url(settings.resolved_store_url())}).\n"
             "An MCP client should launch this command; see `thinkgate config --help`. Ctrl-D to stop.",
             file=sys.stderr,
         )
