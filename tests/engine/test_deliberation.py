@@ -236,6 +236,8 @@ async def test_a_restarted_engine_rebuilds_the_same_graph_from_snapshot_and_log(
         assert state is not None and loaded is not None and loaded.to_snapshot() == state.to_snapshot()
         assert await second.graph_view("d1") == view
         assert await second.verify("d1") is None
+        statuses = {n["id"]: n["status"] for n in view["nodes"]}
+        assert statuses["t2"] == statuses["t3"] == "merged"  # consumed by the merge, still in the graph
         pruned = [n for n in view["nodes"] if n["status"] == "pruned"]
         assert pruned and all(n["content"] for n in pruned)  # pruned nodes keep their text in the log
         assert any(e.get("note") == "needs the schema" for e in view["edges"])
@@ -319,3 +321,18 @@ async def test_refine_replaces_the_source_in_the_frontier_with_a_refines_edge(en
     assert result["frontier"] == [new]
     with pytest.raises(CycleRefused):
         await engine.graph_command("d1", LinkThoughts(a, new, "depends_on"))
+
+
+async def test_merged_sources_stay_usable_but_leave_the_frontier_for_good(engine: Engine) -> None:
+    await start(engine)
+    a = await add(engine, "Kafka", "t1")
+    b = await add(engine, "Pulsar", "t1")
+    merged = await engine.graph_command("d1", MergeBranches((a, b), "A log-based broker"))
+    assert merged["frontier"] == [merged["mergedNode"]["id"]]
+    assert merged["frontierChange"] == {"added": [merged["mergedNode"]["id"]], "removed": [], "reset": True}
+    child = await add(engine, "Kafka with tiered storage", a)  # a merged node can still grow
+    await engine.graph_command("d1", LinkThoughts(b, child, "supports"))
+    view = await engine.graph_view("d1")
+    status = {n["id"]: n["status"] for n in view["nodes"]}
+    assert status[a] == status[b] == "merged" and status[child] == "active"
+    assert a not in view["frontier"] and child in view["frontier"]

@@ -330,8 +330,9 @@ class _Ctx:
         return node
 
     def active(self, node_id: str, name: str = "node") -> Node:
+        """The node, which must not be pruned (``merged`` nodes stay usable)."""
         node = self.node(node_id, name)
-        if node.status != "active":
+        if node.status == "pruned":
             raise NodeInactive(f"{name} {node_id!r} was pruned; work from an active node ({_known(self.graph)})")
         return node
 
@@ -932,6 +933,7 @@ def _merge(ctx: _Ctx, cmd: MergeBranches) -> GraphUpdated:
         op="merge_thought_branches",
         nodes=(node,),
         edges=tuple(edges),
+        merged=sources,
         frontier_reset=True,
         frontier_added=(node["id"],),
         result={"sessionId": ctx.session_id, "mergedNode": _brief(node), "edges": edges},
@@ -1168,7 +1170,7 @@ def _elaborate(ctx: _Ctx, cmd: RunElaboration) -> GraphUpdated:
             if s not in phase.skeleton_ids:
                 raise InvalidInput(f"{s} is not a skeleton node of phase {phase_id} ({', '.join(phase.skeleton_ids)})")
     else:
-        skeletons = tuple(s for s in phase.skeleton_ids if graph.nodes[s].status == "active")
+        skeletons = tuple(s for s in phase.skeleton_ids if graph.nodes[s].status != "pruned")
     for s in skeletons:
         ctx.active(s, "skeletonNodeIds")
     if not skeletons:
@@ -1227,6 +1229,7 @@ def _elaborate(ctx: _Ctx, cmd: RunElaboration) -> GraphUpdated:
         op="run_skeleton_elaboration",
         nodes=tuple(nodes),
         edges=tuple(edges),
+        merged=tuple(tips) if merge_id is not None else (),
         frontier_reset=merge_id is not None,
         frontier_removed=() if merge_id is not None else tuple(s for s in skeletons if s in graph.frontier),
         frontier_added=(merge_id,) if merge_id is not None else tuple(tips),

@@ -153,6 +153,7 @@ class GraphUpdated:
     - the frontier: cleared first when ``frontier_reset``, then ``frontier_removed`` leave and
       ``frontier_added`` join it;
     - ``pruned``: nodes whose status becomes ``pruned`` (they leave the frontier);
+    - ``merged``: nodes whose status becomes ``merged`` (a merge consumed them; still usable);
     - ``scores``: ``{node, composite, dims}`` per scored node;
     - ``phase`` / ``phase_elaborated``: a Skeleton-of-Thought phase opened / elaborated.
     """
@@ -165,6 +166,7 @@ class GraphUpdated:
     frontier_removed: tuple[str, ...] = ()
     frontier_added: tuple[str, ...] = ()
     pruned: tuple[str, ...] = ()
+    merged: tuple[str, ...] = ()
     scores: tuple[Mapping[str, Any], ...] = ()
     phase: Mapping[str, Any] | None = None
     phase_elaborated: str | None = None
@@ -181,6 +183,7 @@ class GraphUpdated:
             "frontier_removed": list(self.frontier_removed),
             "frontier_added": list(self.frontier_added),
             "pruned": list(self.pruned),
+            "merged": list(self.merged),
             "scores": [dict(s) for s in self.scores],
             "phase": dict(self.phase) if self.phase is not None else None,
             "phase_elaborated": self.phase_elaborated,
@@ -197,7 +200,7 @@ _TYPES: dict[str, Any] = {
 }
 _TUPLE_FIELDS = {
     DeliberationStarted: ("constraints",),
-    GraphUpdated: ("nodes", "edges", "frontier_removed", "frontier_added", "pruned", "scores"),
+    GraphUpdated: ("nodes", "edges", "frontier_removed", "frontier_added", "pruned", "merged", "scores"),
 }
 
 

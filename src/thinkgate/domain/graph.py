@@ -17,7 +17,9 @@ refused (``CYCLE_REFUSED``). ``supports`` and ``conflicts`` may form cycles.
 
 The frontier is the set of active nodes to work on next: a new node joins it and the
 nodes it grew from leave it; merge and distill reset it to their result; pruning
-removes nodes from it. It only ever holds active nodes.
+removes nodes from it. It only ever holds active nodes. A node's status is ``active``,
+``pruned`` (out of play: it can no longer grow or be linked) or ``merged`` (a merge
+consumed it; it stays usable, but never rejoins the frontier).
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class Node(NamedTuple):
     kind: str
     depth: int
     parents: tuple[str, ...]
-    status: str = "active"  # or "pruned"
+    status: str = "active"  # "pruned" (out of play), or "merged" (consumed by a merge, still usable)
     score: float | None = None  # latest composite score
     branch_id: str | None = None
 
@@ -127,7 +129,7 @@ class Node(NamedTuple):
             raise ValueError("malformed node")
         if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
             raise ValueError("malformed node parents")
-        if status not in ("active", "pruned") or not (score is None or isinstance(score, (int, float))):
+        if status not in ("active", "pruned", "merged") or not (score is None or isinstance(score, (int, float))):
             raise ValueError("malformed node status")
         if not (branch is None or isinstance(branch, str)):
             raise ValueError("malformed node branch")

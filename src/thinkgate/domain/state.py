@@ -334,7 +334,7 @@ def _apply_graph(graph: Graph, event: GraphUpdated, version: int) -> Graph:
         graph = graph.with_edges(((e["source"], e["target"], e["kind"]) for e in event.edges), version)
     nodes = graph.nodes
     frontier: Map[str, int] = Map() if event.frontier_reset else graph.frontier
-    if event.frontier_removed or event.frontier_added or event.pruned or event.scores:
+    if event.frontier_removed or event.frontier_added or event.pruned or event.scores or event.merged:
         with frontier.mutate() as fm, nodes.mutate() as nm:
             for nid in event.frontier_removed:
                 fm.pop(nid, None)
@@ -346,6 +346,19 @@ def _apply_graph(graph: Graph, event: GraphUpdated, version: int) -> Graph:
                     node.seq, node.version, node.kind, node.depth, node.parents, "pruned", node.score, node.branch_id
                 )
                 fm.pop(nid, None)
+            for nid in event.merged:
+                node = nm[nid]
+                if node.status == "active":
+                    nm[nid] = new_node(
+                        node.seq,
+                        node.version,
+                        node.kind,
+                        node.depth,
+                        node.parents,
+                        "merged",
+                        node.score,
+                        node.branch_id,
+                    )
             for entry in event.scores:
                 nid = entry["node"]
                 node = nm[nid]

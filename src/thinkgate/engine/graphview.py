@@ -153,7 +153,7 @@ def _active(state: SessionState, node_id: str, name: str) -> None:
     node = state.graph.nodes.get(node_id)
     if node is None:
         raise UnknownReference(f"{name} {node_id!r} names no node of this session")
-    if node.status != "active":
+    if node.status == "pruned":
         raise NodeInactive(f"{name} {node_id!r} was pruned; work from an active node")
 
 
