@@ -904,13 +904,19 @@ def _link(ctx: _Ctx, cmd: LinkThoughts) -> GraphUpdated | Answer:
     )
 
 
+def _sources(ctx: _Ctx, ids: Sequence[str], *, least: int) -> tuple[str, ...]:
+    """Distinct, existing, unpruned ``sourceNodeIds``."""
+    sources = _distinct(ids, "sourceNodeIds", least=least, most=MAX_SOURCES)
+    for s in sources:
+        ctx.active(s, "sourceNodeIds")
+    return sources
+
+
 def _merge(ctx: _Ctx, cmd: MergeBranches) -> GraphUpdated:
     graph = ctx.graph
     state = ctx.state
     assert state is not None
-    sources = _distinct(cmd.source_ids, "sourceNodeIds", least=2, most=MAX_SOURCES)
-    for s in sources:
-        ctx.active(s, "sourceNodeIds")
+    sources = _sources(ctx, cmd.source_ids, least=2)
     if cmd.content is not None:
         content, mode = ctx.clean("content", cmd.content), "agent"
     else:
@@ -953,9 +959,7 @@ def _distill(ctx: _Ctx, cmd: DistillCluster) -> GraphUpdated:
     graph = ctx.graph
     state = ctx.state
     assert state is not None
-    sources = _distinct(cmd.source_ids, "sourceNodeIds", least=1, most=MAX_SOURCES)
-    for s in sources:
-        ctx.active(s, "sourceNodeIds")
+    sources = _sources(ctx, cmd.source_ids, least=1)
     if not 1 <= cmd.max_bullets <= 32:
         raise InvalidInput("maxBullets must be from 1 to 32")
     if cmd.content is not None:
