@@ -195,6 +195,41 @@ async def test_a_write_the_server_refuses_inside_a_batch_spoils_nothing_else(
     assert [r.data()["n"] for r in await store.read("a")] == [1, 2]
 
 
+async def test_a_batch_whose_transaction_the_server_aborted_is_not_reported_as_committed(
+    replicas: tuple[PostgresEventStore, PostgresEventStore],
+) -> None:
+    # PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK, not an error.
+    store, other = replicas
+    with pytest.raises(StoreError, match="rolled it back"):
+        async with store.write_batch(["a"]):
+            await store.append("a", 0, [ev(1)])
+            with pytest.raises(StoreError):
+                await store._query("SELECT 1 / 0", (), "a failing statement outside any savepoint")
+    assert await other.session("a") is None
+    assert [e.version for e in await store.append("a", 0, [ev(1)])] == [1]
+
+
+async def test_heads_read_with_the_locks_handle_any_session_id_and_see_other_replicas(
+    replicas: tuple[PostgresEventStore, PostgresEventStore],
+) -> None:
+    a, b = replicas
+    odd = ["it's", 'a "quoted" id', "back\\slash", "{braces,comma}", "ünï"]
+    async with a.write_batch(odd):
+        for sid in odd:
+            await a.append(sid, 0, [ev(1)])
+    for sid in odd:
+        await b.append(sid, 1, [ev(2)])  # another replica moves every head
+    async with a.write_batch(odd):
+        for sid in odd:
+            with pytest.raises(VersionConflict):
+                await a.append(sid, 1, [ev(3)])
+            await a.append(sid, 2, [ev(3)])
+    for sid in odd:
+        info = await b.session(sid)
+        assert info is not None and info.version == 3
+        assert verify_chain(sid, await b.read(sid), info.version, info.head_hash) is None
+
+
 # -- schema ------------------------------------------------------------------------------------
 
 

@@ -98,15 +98,18 @@ _CONNECT_DEFAULTS: dict[str, Any] = {
 _MIGRATE_LOCK = 0x7468696E6B676174  # "thinkgat": one migration at a time per database
 _EVENT_COLUMNS = "session_id, version, type, recorded_at, payload, prev_hash, hash"
 _HEAD_COLUMNS = "id, version, head_hash, created_at, updated_at"
-# One statement writes the events and moves the head (a data-modifying CTE always runs).
+# One statement writes the events and moves the head (a data-modifying CTE always runs), unless
+# one of the request ids is already used: then it writes nothing and returns no row, so the
+# refusal leaves the transaction usable without a savepoint (one round trip per append).
 _WRITE = (
-    "WITH ins AS (INSERT INTO thinkgate.events "
+    "WITH dup AS (SELECT 1 FROM thinkgate.events WHERE session_id = %s AND request_id = ANY(%s::text[]) LIMIT 1), "
+    "ins AS (INSERT INTO thinkgate.events "
     f"({_EVENT_COLUMNS}, request_id, thought_id) "
     "SELECT %s, * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bytea[], %s::text[], %s::text[], "
-    "%s::text[], %s::text[])) "
-    f"INSERT INTO thinkgate.sessions ({_HEAD_COLUMNS}) VALUES (%s, %s, %s, %s, %s) "
+    "%s::text[], %s::text[]) WHERE NOT EXISTS (SELECT 1 FROM dup)) "
+    f"INSERT INTO thinkgate.sessions ({_HEAD_COLUMNS}) SELECT %s, %s, %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM dup) "
     "ON CONFLICT (id) DO UPDATE SET version = excluded.version, head_hash = excluded.head_hash, "
-    "updated_at = excluded.updated_at"
+    "updated_at = excluded.updated_at RETURNING 1"
 )
 
 
@@ -122,6 +125,10 @@ class _Tx:
     conn: psycopg.AsyncConnection[Any]
     locked: set[int] = field(default_factory=set)
     savepoints: int = 0
+    failed: bool = False  # a statement failed outside a savepoint: the transaction can only roll back
+    # Heads (version, hash) of locked sessions as this transaction left them: read with the
+    # locks, kept up to date by its appends, so an append needs no read of its own.
+    heads: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def savepoint(self) -> str:
         self.savepoints += 1
@@ -216,7 +223,9 @@ class PostgresEventStore:
         try:
             yield
         except BaseException:
-            await _rollback_to(tx.conn, name)
+            tx.heads.clear()  # the section's appends are undone: read the heads again
+            if await _rollback_to(tx.conn, name):
+                tx.failed = False  # whatever failed did so inside the section, and is undone
             raise
         await _run(tx.conn, f"RELEASE SAVEPOINT {name}", what)
 
@@ -268,17 +277,24 @@ class PostgresEventStore:
     ) -> list[StoredEvent]:
         what = f"append to session {session_id!r}"
         await self._lock(tx, (session_id,), what)
-        row = await _fetchone(
-            tx.conn, "SELECT version, head_hash FROM thinkgate.sessions WHERE id = %s", (session_id,), what
-        )
-        current = row[0] if row else 0
+        head = tx.heads.get(session_id)
+        if head is None:
+            row = await _fetchone(
+                tx.conn, "SELECT version, head_hash FROM thinkgate.sessions WHERE id = %s", (session_id,), what
+            )
+            head = tx.heads[session_id] = (row[0], row[1]) if row else (0, GENESIS_HASH)
+        current = head[0]
         if current != expected_version:
             raise VersionConflict(f"session {session_id!r} is at version {current}, not {expected_version}")
         if not events:
             return []
-        stored = chain_events(session_id, row[1] if row else GENESIS_HASH, current + 1, events)
+        request_ids = [n.request_id for n in events]
+        _check_writable(session_id, request_ids, [n.thought_id for n in events], what)
+        stored = chain_events(session_id, head[1], current + 1, events)
         last = stored[-1]
         args = (
+            session_id,
+            [r for r in request_ids if r is not None],
             session_id,
             [e.version for e in stored],
             [e.type for e in stored],
@@ -286,7 +302,7 @@ class PostgresEventStore:
             [e.payload for e in stored],
             [e.prev_hash for e in stored],
             [e.hash for e in stored],
-            [n.request_id for n in events],
+            request_ids,
             [n.thought_id for n in events],
             session_id,
             last.version,
@@ -294,7 +310,20 @@ class PostgresEventStore:
             stored[0].recorded_at,
             last.recorded_at,
         )
-        await self._in_savepoint(tx, _WRITE, args, what)
+        try:
+            cur = await tx.conn.execute(_WRITE, args)
+            written = await cur.fetchone()
+        except BaseException as exc:
+            # The transaction is lost (no savepoint): its commit must not pretend otherwise.
+            tx.failed = True
+            import psycopg
+
+            if isinstance(exc, psycopg.Error):
+                raise _store_error(what, exc) from exc
+            raise
+        if written is None:
+            raise StoreError(f"{what} failed: a request id of these events is already used in the session")
+        tx.heads[session_id] = (last.version, last.hash)
         return stored
 
     async def delete_session(self, session_id: str) -> bool:
@@ -305,6 +334,7 @@ class PostgresEventStore:
             deleted: bool = cur.rowcount > 0
             await _run(tx.conn, "DELETE FROM thinkgate.events WHERE session_id = %s", what, (session_id,))
             await _run(tx.conn, "DELETE FROM thinkgate.snapshots WHERE session_id = %s", what, (session_id,))
+            tx.heads[session_id] = (0, GENESIS_HASH)
         return deleted
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
@@ -448,6 +478,7 @@ class _Batch:
 
     async def __aenter__(self) -> _Batch:
         import psycopg
+        from psycopg import sql
 
         store = self.store
         self.task = task = _current_task()
@@ -459,16 +490,25 @@ class _Batch:
             return self
         pool = store._open_pool()
         keys = sorted({lock_key(s) for s in self.session_ids})
-        # BEGIN and the locks in one round trip (no parameters: the keys are our own integers),
-        # in key order, so two batches never wait on each other in a cycle.
+        # BEGIN, the locks and then the sessions' heads in one round trip (a simple query: the
+        # keys are our own integers, the ids are quoted literals), locks in key order so two
+        # batches never wait on each other in a cycle; read after the locks, the heads stay
+        # true for the whole transaction.
         begin = "; ".join(["BEGIN", *(f"SELECT pg_advisory_xact_lock({k})" for k in keys)])
+        read_heads = sql.SQL("; SELECT id, version, head_hash FROM thinkgate.sessions WHERE id = ANY({})").format(
+            sql.Literal(list(self.session_ids))
+        )
         for attempt in itertools.count():
             try:
                 conn = await pool.getconn()
             except psycopg.Error as exc:
                 raise _store_error(what, exc) from exc
             try:
-                await conn.execute(begin)
+                query = begin + read_heads.as_string(conn) if self.session_ids else begin
+                cur = await conn.execute(query)
+                while cur.nextset():
+                    pass
+                found = await cur.fetchall() if self.session_ids else []
             except psycopg.Error as exc:
                 with anyio.CancelScope(shield=True):
                     await _discard(pool, conn)
@@ -482,7 +522,9 @@ class _Batch:
                     await _discard(pool, conn)
                 raise
             break
-        tx = _Tx(conn, set(keys))
+        heads = {sid: (0, GENESIS_HASH) for sid in self.session_ids}
+        heads.update((sid, (version, head_hash)) for sid, version, head_hash in found)
+        tx = _Tx(conn, set(keys), heads=heads)
         store._txs[task] = self.tx = tx
         return self
 
@@ -497,12 +539,19 @@ class _Batch:
         # Shielded: a cancelled batch must still roll back and hand its connection back.
         with anyio.CancelScope(shield=True):
             if kind is None:
+                if self.tx.failed:
+                    await _discard(pool, conn)
+                    raise StoreError("committing a batch of events failed: a write in it failed; nothing was kept")
                 try:
-                    await conn.execute("COMMIT")
+                    cur = await conn.execute("COMMIT")
                 except psycopg.Error as failed:
                     await _discard(pool, conn)
                     raise _store_error("committing a batch of events", failed) from failed
                 await _give_back(pool, conn)
+                # PostgreSQL answers COMMIT of a transaction a failed statement aborted with
+                # ROLLBACK, not an error: it must not pass for a commit.
+                if cur.statusmessage != "COMMIT":
+                    raise StoreError("committing a batch of events failed: PostgreSQL rolled it back; nothing was kept")
                 return
             await _discard(pool, conn)
 
@@ -523,7 +572,8 @@ async def _give_back(pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | N
         await pool.putconn(conn)
 
 
-async def _rollback_to(conn: Any, savepoint: str) -> None:
+async def _rollback_to(conn: Any, savepoint: str) -> bool:
+    """Undo the transaction back to ``savepoint``; False if that failed too."""
     import psycopg
 
     with anyio.CancelScope(shield=True):
@@ -531,7 +581,22 @@ async def _rollback_to(conn: Any, savepoint: str) -> None:
             await conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
             await conn.execute(f"RELEASE SAVEPOINT {savepoint}")
         except psycopg.Error:
-            pass  # the transaction is lost; its commit fails and reports it
+            return False  # the transaction is lost; its commit reports it (``_Batch.__aexit__``)
+    return True
+
+
+def _check_writable(session_id: str, request_ids: list[str | None], thought_ids: list[str | None], what: str) -> None:
+    """Refuse, before sending, what the server would refuse (and so abort the transaction over).
+
+    Raises:
+        StoreError: a NUL character (PostgreSQL text cannot hold one) or a request id used twice.
+    """
+    texts = [session_id, *(r for r in request_ids if r is not None), *(t for t in thought_ids if t is not None)]
+    if any("\x00" in t for t in texts):
+        raise StoreError(f"{what} failed: PostgreSQL text cannot hold a NUL character")
+    used = [r for r in request_ids if r is not None]
+    if len(used) != len(set(used)):
+        raise StoreError(f"{what} failed: a request id is used twice in these events")
 
 
 async def _run(conn: Any, sql: str, what: str, args: Sequence[Any] | None = None) -> Any:
