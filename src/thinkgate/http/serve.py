@@ -18,7 +18,7 @@ from thinkgate.config import Settings
 from thinkgate.errors import ConfigError
 from thinkgate.http.security import Guard, require_token_off_loopback
 
-__all__ = ["bind", "run", "serve_http"]
+__all__ = ["bind", "run", "serve_http", "uvicorn_server"]
 
 log = logging.getLogger("thinkgate.http")
 
@@ -99,18 +99,7 @@ async def serve_http(settings: Settings) -> None:
             fast_path=settings.fast_path,
             log_thoughts=settings.log_thoughts,
         )
-        config = uvicorn.Config(
-            app,
-            lifespan="on",
-            access_log=False,  # the request line is enough to leak a session id into logs
-            log_level=logging.WARNING,
-            log_config=None,
-            http=_http_impl(),
-            timeout_graceful_shutdown=10,
-            server_header=False,
-            proxy_headers=False,  # no proxy in front by default; X-Forwarded-* would be spoofable
-        )
-        server_ = _Server(config)
+        server_ = uvicorn_server(app)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, server_.stop)
@@ -132,6 +121,26 @@ async def serve_http(settings: Settings) -> None:
         with contextlib.suppress(OSError):
             sock.close()
         await engine.stop()
+
+
+def uvicorn_server(app: Any) -> _Server:
+    """uvicorn as the sidecar runs ``app`` (serve it with ``serve(sockets=…)``, end it with ``stop()``).
+
+    The conformance fixture server (``tests/http/conformance_server.py``) runs its app through
+    this too, so the suite tests these settings.
+    """
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        access_log=False,  # the request line is enough to leak a session id into logs
+        log_level=logging.WARNING,
+        log_config=None,
+        http=_http_impl(),
+        timeout_graceful_shutdown=10,
+        server_header=False,
+        proxy_headers=False,  # no proxy in front by default; X-Forwarded-* would be spoofable
+    )
+    return _Server(config)
 
 
 class _Server(uvicorn.Server):
