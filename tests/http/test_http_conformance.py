@@ -2,8 +2,10 @@
 
 Runs in CI (``make node-deps`` installs the suite and Node 22; a missing install fails there
 instead of skipping). The scenarios that need the suite's own fixtures or features ThinkGate
-does not have are listed, with reasons, in ``conformance-baseline.yml``; every other scenario
-must pass, and a listed one that starts passing fails the run too.
+does not have are listed in ``conformance-baseline.yml``; every other scenario must pass, and a
+listed one that starts passing fails the run too. This shows the product server's own surface;
+the transport's conformance is shown by ``test_http_conformance_fixture.py`` (the same HTTP
+stack serving every fixture the suite calls).
 """
 
 from __future__ import annotations
