@@ -178,8 +178,14 @@ async def test_a_deliberation_survives_a_restart_and_the_cli_sees_the_same_graph
             )
             after = await read_graph(client, sid)
     assert after["frontier"] == [merged["mergedNode"]["id"]]
+    merged_ids = {"t2", "t8"}  # the merge consumed them: status merged, all else as before the restart
     assert after["nodes"][: len(before["nodes"])] == [
-        {**n, "frontier": n["id"] in after["frontier"]} for n in before["nodes"]
+        {
+            **n,
+            "frontier": n["id"] in after["frontier"],
+            "status": "merged" if n["id"] in merged_ids else n["status"],
+        }
+        for n in before["nodes"]
     ]
 
     audit = run_cli("audit", "verify", "--store", f"sqlite:///{db}")
