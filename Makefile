@@ -57,6 +57,7 @@ bench: $(STAMP) node-deps
 	@$(BIN)/python -m bench.suite $(BENCH_ARGS)
 	@$(BIN)/python -m bench.micro $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 	@$(BIN)/python -m bench.http_load $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
+	@$(BIN)/python -m bench.http_pg $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 	@$(BIN)/python -m bench.graph $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 
 clean:

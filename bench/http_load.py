@@ -290,8 +290,9 @@ def _message(payload: bytes) -> dict[str, Any]:
     raise CallError(f"no JSON-RPC answer in {payload[:200]!r}")
 
 
-async def _drive(url: str, cfg: Config, pass_session_id: bool) -> dict[str, Any]:
-    sessions = [Session(url, pass_session_id) for _ in range(cfg.sessions)]
+async def drive(urls: list[str], cfg: Config, pass_session_id: bool) -> dict[str, Any]:
+    """The timed load; sessions are spread over ``urls`` in turn (each stays on its server)."""
+    sessions = [Session(urls[i % len(urls)], pass_session_id) for i in range(cfg.sessions)]
     await asyncio.gather(*(s.open() for s in sessions))
     per_session = max(1, cfg.calls // cfg.sessions)
     total = cfg.warmup + per_session
@@ -333,10 +334,15 @@ def _pct(sorted_values: list[float], q: float) -> float:
 def measure(name: str, cfg: Config, tmp: Path) -> dict[str, Any]:
     server = Server(name, tmp).start()
     try:
-        out = asyncio.run(_drive(server.url, cfg, pass_session_id=name != SDK))
+        out = asyncio.run(drive([server.url], cfg, pass_session_id=name != SDK))
         rss = server.rss_mib()
     finally:
         server.stop()
+    return summary(name, cfg, out, rss)
+
+
+def summary(name: str, cfg: Config, out: dict[str, Any], rss: float) -> dict[str, Any]:
+    """One measurement record from what ``drive`` returned."""
     lat = sorted(out["latencies"])
     calls = len(lat) + len(out["errors"])
     return {
