@@ -109,7 +109,7 @@ def test_documented_flags_exist(tmp_path: Path) -> None:
         sub = [
             w
             for w in command
-            if w in ("serve", "config", "sessions", "list", "show", "export", "delete", "audit", "verify")
+            if w in ("serve", "config", "sessions", "list", "show", "export", "delete", "expire", "audit", "verify")
         ]
         help_text = run_cli([*sub, "--help"], tmp_path).stdout if sub else ""
         for flag in flags:

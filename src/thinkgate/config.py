@@ -34,6 +34,7 @@ ENV_VARS: dict[str, str] = {
     "THINKGATE_ALLOWED_ORIGINS": "comma-separated extra Origin values `serve --http` accepts, e.g. https://app.example",
     "THINKGATE_TOKEN": "bearer token `serve --http` requires on /mcp and /metrics (at least 16 characters)",
     "THINKGATE_TOKEN_FILE": "file holding that token (first line)",
+    "THINKGATE_SESSION_IDLE_DAYS": "`serve --http` deletes sessions idle this many days, hourly (default 0: keep all)",
     "THINKGATE_HTTP_LIST_SESSIONS": "1 lets HTTP clients list every stored session (off: list_sessions is refused)",
 }
 
@@ -95,6 +96,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     token: str | None = field(default=None, repr=False)  # never printed
     http_list_sessions: bool = False
+    session_idle_days: int = 0  # 0: sessions never expire
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -128,6 +130,7 @@ class Settings:
             allowed_origins=_list(env.get("THINKGATE_ALLOWED_ORIGINS")),
             token=_token(env.get("THINKGATE_TOKEN"), env.get("THINKGATE_TOKEN_FILE")),
             http_list_sessions=env.get("THINKGATE_HTTP_LIST_SESSIONS", "").strip().lower() in ("1", "true", "yes"),
+            session_idle_days=_int(env, "THINKGATE_SESSION_IDLE_DAYS", 0, lo=0),
         )
         return settings.with_overrides(durability=env.get("THINKGATE_DURABILITY") or "normal")
 

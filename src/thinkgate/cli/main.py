@@ -50,7 +50,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-sessions_app = typer.Typer(help="List, show, export and delete stored sessions.", no_args_is_help=True)
+sessions_app = typer.Typer(help="List, show, export, delete and expire stored sessions.", no_args_is_help=True)
 audit_app = typer.Typer(help="Check stored event logs for tampering.", no_args_is_help=True)
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(audit_app, name="audit")
@@ -350,6 +350,22 @@ def sessions_delete(
     if not _run(_settings(store), lambda e: e.delete(session_id)):
         raise SessionNotFound(f"no session {session_id!r}")
     typer.echo(f"deleted {session_id}")
+
+
+@sessions_app.command("expire")
+def sessions_expire(
+    idle_days: Annotated[float, typer.Option("--idle-days", min=0.001, help="Delete sessions idle this many days.")],
+    store: StoreOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete every session nobody wrote to for --idle-days (the sidecar can do it hourly:
+    THINKGATE_SESSION_IDLE_DAYS)."""
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Delete every session idle for {idle_days:g} days, with all its events?", abort=True)
+    expired = _run(_settings(store), lambda e: e.expire_idle(idle_days * 86_400.0))
+    for sid in expired:
+        typer.echo(f"deleted {sid}")
+    typer.echo(f"{len(expired)} idle session(s) deleted", err=True)
 
 
 @audit_app.command("verify")

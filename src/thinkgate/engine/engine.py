@@ -706,6 +706,47 @@ class Engine:
         """Ids with events but no session head: evidence of a deleted head."""
         return await self.store.orphan_sessions()
 
+    async def expire_idle(self, idle_seconds: float, *, now: float | None = None, limit: int = 10_000) -> list[str]:
+        """Delete the sessions nobody wrote to for ``idle_seconds`` (at most ``limit``); their ids.
+
+        Each one is checked again and deleted while no writer (in any process) can touch it,
+        so a session written to meanwhile is kept. Walks the sessions newest first.
+        """
+        if idle_seconds <= 0:
+            raise InvalidInput("idle time must be positive")
+        moment = (time.time() if now is None else now) - idle_seconds
+        cutoff = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment % 1 * 1000):03d}Z"
+        expired: list[str] = []
+        cursor: str | None = None
+        while len(expired) < limit:
+            page = await self.recent(limit=500, cursor=cursor)
+            for info in page.sessions:
+                if info.updated_at < cutoff and await self._expire(info.session_id, cutoff):
+                    expired.append(info.session_id)
+                    if len(expired) >= limit:
+                        break
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        return expired
+
+    async def _expire(self, session_id: str, cutoff: str) -> bool:
+        while self._writing:
+            await self._writer_idle.wait()
+        self._take_writer()
+        try:
+            async with self.store.write_batch((session_id,)):
+                info = await self.store.session(session_id)
+                if info is None or info.updated_at >= cutoff:
+                    return False  # written to since the walk saw it
+                self.cache.drop(session_id)
+                deleted = await self.store.delete_session(session_id)
+        finally:
+            self._release_writer()
+        if deleted:
+            log.info("expired idle session %s (last written %s)", session_id, info.updated_at)
+        return deleted
+
     async def delete(self, session_id: str) -> bool:
         check_session_id(session_id)
         while self._writing:  # never in the middle of a write batch

@@ -54,6 +54,24 @@ def _url(sock: socket.socket, host: str) -> str:
     return f"http://{shown}:{port}/mcp"
 
 
+JANITOR_PERIOD = 3600.0  # seconds between sweeps for idle sessions
+
+
+async def expire_idle_sessions(engine: Any, idle_seconds: float, period: float = JANITOR_PERIOD) -> None:
+    """Delete idle sessions now and then every ``period`` seconds (THINKGATE_SESSION_IDLE_DAYS).
+
+    Replicas may all sweep: each deletion re-checks the session under its write lock.
+    """
+    while True:
+        try:
+            expired = await engine.expire_idle(idle_seconds)
+            if expired:
+                log.info("expired %d idle session(s)", len(expired))
+        except Exception:  # a failed sweep (store down) is retried at the next one
+            log.warning("could not expire idle sessions", exc_info=True)
+        await asyncio.sleep(period)
+
+
 async def serve_http(settings: Settings) -> None:
     """Serve MCP over Streamable HTTP until SIGINT or SIGTERM.
 
@@ -112,9 +130,18 @@ async def serve_http(settings: Settings) -> None:
         )
         gc.collect()
         gc.freeze()  # as run_stdio: long-lived objects out of the collector's scans
+        janitor = (
+            asyncio.ensure_future(expire_idle_sessions(engine, settings.session_idle_days * 86_400.0))
+            if settings.session_idle_days > 0
+            else None
+        )
         try:
             await server_.serve(sockets=[sock])
         finally:
+            if janitor is not None:
+                janitor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await janitor
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
     finally:
