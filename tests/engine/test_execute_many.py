@@ -33,8 +33,9 @@ from thinkgate.errors import (
     ThinkGateError,
     ThoughtTooLong,
     UnknownReference,
+    VersionConflict,
 )
-from thinkgate.store.base import EventStore, NewEvent, StoredEvent
+from thinkgate.store.base import AppendItem, AppendResult, EventStore, NewEvent, StoredEvent
 from thinkgate.store.memory import MemoryEventStore
 from thinkgate.store.sqlite import SqliteEventStore
 
@@ -68,6 +69,45 @@ class _MemoryFailsAtCommit(_FailsAtCommit, MemoryEventStore):
 
 
 class _SqliteFailsAtCommit(_FailsAtCommit, SqliteEventStore):
+    pass
+
+
+class _Counting:
+    """Mixed into a real store: records the sessions of every ``append_many`` and counts ``append`` calls.
+
+    Sessions named in ``always_conflict`` get a version conflict (and are not written), as if
+    another process won the race every time.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.append_many_calls: list[list[str]] = []
+        self.appends = 0
+        self.always_conflict: set[str] = set()
+
+    async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
+        self.appends += 1
+        return await super().append(session_id, expected_version, events)  # type: ignore[misc, no-any-return]
+
+    async def append_many(self, items: Sequence[AppendItem]) -> list[AppendResult]:
+        self.append_many_calls.append([sid for sid, _, _ in items])
+        appends = self.appends  # the memory store loops over ``append``: not the engine's calls
+        passed = [item for item in items if item[0] not in self.always_conflict]
+        written = iter(await super().append_many(passed))  # type: ignore[misc]
+        self.appends = appends
+        return [
+            VersionConflict(f"session {sid!r} was written by someone else")
+            if sid in self.always_conflict
+            else next(written)
+            for sid, _, _ in items
+        ]
+
+
+class _MemoryCounting(_Counting, MemoryEventStore):
+    pass
+
+
+class _SqliteCounting(_Counting, SqliteEventStore):
     pass
 
 
@@ -106,6 +146,9 @@ class Stores:
         self.kind = kind
         self.tmp_path = tmp_path
         self._opened: list[EventStore] = []
+
+    def counting(self, name: str) -> _Counting:
+        return _MemoryCounting() if self.kind == "memory" else _SqliteCounting(self.tmp_path / f"{name}.db")
 
     def store(self, name: str, *, failing: bool = False) -> EventStore:
         if self.kind == "memory":
@@ -411,6 +454,65 @@ async def test_a_batch_decides_again_when_another_process_wrote_a_session_first(
     assert any("repeats thought 2" in f for f in revision.result["feedback"])
     assert await versions(engine, "s") == [1, 2, 3, 4, 5]
     await assert_intact(engine, ["s", "n"])
+
+
+# -- one append_many per batch -----------------------------------------------------------------
+
+
+async def test_a_batch_over_many_sessions_appends_them_all_with_one_call(stores: Stores) -> None:
+    store = stores.counting("counted")
+    engine = await stores.engine("counted", store=store)  # type: ignore[arg-type]
+    fresh = await stores.engine("fresh")
+    sids = [f"s{n:02d}" for n in range(40)]
+    await one_at_a_time(engine, [(sid, step(1)) for sid in sids[::2]])  # half of them exist already
+    await one_at_a_time(fresh, [(sid, step(1)) for sid in sids[::2]])
+    store.append_many_calls.clear()
+    calls: list[Call] = [(sid, step(2 if n % 2 == 0 else 1)) for n, sid in enumerate(sids)]
+    calls += [(sid, step(3 if n % 2 == 0 else 2)) for n, sid in enumerate(sids)]
+    calls += [("s00", step(0))]  # invalid: writes nothing, disturbs nothing
+
+    results = await engine.execute_many(calls)
+
+    assert store.append_many_calls == [sids]  # one call naming every session that writes, once
+    assert store.appends == 0
+    assert [view(r) for r in results] == await one_at_a_time(fresh, calls)
+    assert await stored(engine, sids) == await stored(fresh, sids)
+    await assert_intact(engine, sids)
+
+
+async def test_only_the_sessions_that_conflicted_are_decided_and_appended_again(stores: Stores) -> None:
+    store = stores.counting("shared")
+    engine = await stores.engine("shared", store=store)  # type: ignore[arg-type]
+    other = Engine(store) if stores.kind == "memory" else await stores.engine("shared")  # type: ignore[arg-type]
+    for sid in ("s", "t"):
+        await engine.record_thought(sid, step(1, text="mine"))
+    await other.record_thought("s", step(2, text="theirs"))  # engine's cached state of s is stale now
+    store.append_many_calls.clear()
+
+    results = await engine.execute_many([("t", step(2)), ("s", step(3)), ("n", step(1))])
+
+    assert all(isinstance(r, ThoughtRecorded) for r in results), results
+    assert store.append_many_calls == [["t", "s", "n"], ["s"]]
+    assert await versions(engine, "s") == [1, 2, 3, 4]
+    await assert_intact(engine, ["s", "t", "n"])
+
+
+async def test_a_session_that_keeps_conflicting_fails_alone(stores: Stores) -> None:
+    store = stores.counting("hot")
+    engine = await stores.engine("hot", store=store)  # type: ignore[arg-type]
+    await engine.record_thought("hot", step(1))
+    store.always_conflict.add("hot")
+    store.append_many_calls.clear()
+
+    results = await engine.execute_many([("hot", step(2)), ("cool", step(1)), ("hot", step(3))])
+
+    assert isinstance(results[0], VersionConflict) and isinstance(results[2], VersionConflict)
+    assert isinstance(results[1], ThoughtRecorded)
+    assert await versions(engine, "hot") == [1, 2]
+    assert await versions(engine, "cool") == [1, 2]
+    assert store.append_many_calls[0] == ["hot", "cool"]
+    assert all(c == ["hot"] for c in store.append_many_calls[1:])
+    await assert_intact(engine, ["hot", "cool"])
 
 
 # -- revisions of thoughts recorded in the same batch ------------------------------------------

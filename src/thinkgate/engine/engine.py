@@ -2,7 +2,8 @@
 
 Writes go through one writer at a time, in batches (group commit, ``execute_many``):
 the calls of a batch are decided in order against their sessions' states, all their
-events are appended in one store transaction, and only after it commits are the states
+events are appended with one ``append_many`` (one round trip on a network store, whatever
+the number of sessions) in one store transaction, and only after it commits are the states
 advanced and the results returned: nothing is acknowledged before the store has it.
 Callers that arrive while a batch is being written join the next one. A version
 conflict (another process wrote the session) reloads the session and decides again.
@@ -98,6 +99,16 @@ class _Call:
     command: Command
     outcome: Event | Answer | ThinkGateError | None = None
     pending: bool = False  # its events wait for the batch's commit
+
+
+@dataclass(slots=True)
+class _Plan:
+    """A session's decided calls: the events to append at its version, and the state they lead to."""
+
+    session_id: str
+    expected: int
+    state: SessionState
+    events: list[NewEvent]
 
 
 def _unwrap(outcome: Event | Answer | ThinkGateError) -> Event:
@@ -306,10 +317,7 @@ class Engine:
         staged: list[SessionState] = []
         try:
             async with self.store.write_batch(by_session.keys()):
-                for session_id, group in by_session.items():
-                    state = await self._write_group(session_id, group)
-                    if state is not None:
-                        staged.append(state)
+                staged = await self._write_sessions(by_session)
         except ThinkGateError as exc:
             # Nothing of the batch was kept; our cached states may be ahead of the store.
             for session_id in by_session:
@@ -329,104 +337,130 @@ class Engine:
         for call in calls:
             call.pending = False
 
-    async def _write_group(self, session_id: str, group: list[_Call]) -> SessionState | None:
-        """Decide a session's calls in order and append their events; the new state, if any.
+    async def _write_sessions(self, by_session: dict[str, list[_Call]]) -> list[SessionState]:
+        """Decide every session's calls, append all their events at once (``append_many``), snapshot.
 
-        Inside the store's write batch no other process can write this session, so a
-        conflict (our cached state was stale) is resolved by the first reload.
+        The new states of the sessions written. Inside the store's write batch no other process
+        can write these sessions, so a conflict (our cached state was stale) is resolved by the
+        first reload: only the sessions that conflicted are decided and appended again.
         """
+        todo = by_session
+        written: list[tuple[_Plan, str]] = []  # and the hash of its last stored event
         for _ in range(CONFLICT_RETRIES):
-            base = await self._load(session_id)
-            if base is None:
-                try:
-                    await self._check_session_cap()
-                    self._created += 1  # an over-estimate if this batch fails: the next count corrects it
-                except LimitExceeded as exc:
-                    for call in group:  # this session cannot be created; the batch's others go on
-                        call.outcome, call.pending = exc, False
-                    return None
-            state = base
-            now = self.clock()
-            new_events: list[NewEvent] = []
-            staged: dict[int, Event] = {}  # version -> event written by this batch
-            requests: dict[str, tuple[int, str]] = {}  # request ids used in this batch
-            texts: dict[str, str] = {}  # thought id -> content, for thoughts of this batch
+            plans: list[_Plan] = []
+            for session_id, group in todo.items():
+                plan = await self._decide(session_id, group)
+                if plan is not None:
+                    plans.append(plan)
+            todo = {}
+            if not plans:
+                break
+            results = await self.store.append_many([(p.session_id, p.expected, p.events) for p in plans])
+            for plan, result in zip(plans, results, strict=True):
+                if isinstance(result, VersionConflict):
+                    # Another process wrote this session: forget what we knew and decide again.
+                    self.cache.drop(plan.session_id)
+                    todo[plan.session_id] = by_session[plan.session_id]
+                else:
+                    written.append((plan, result[-1].hash))
+            if not todo:
+                break
+        for session_id, group in todo.items():  # still conflicting: these calls fail, the others go on
+            exc = VersionConflict(
+                f"session {session_id!r} is being written by other processes too fast; retry the call"
+            )
             for call in group:
-                call.outcome, call.pending = None, False
-                command = call.command
-                rid = command.request_id
-                seen = requests.get(rid) if rid is not None else None
-                if seen is None and rid is not None and base is not None:
-                    seen = await self._seen(session_id, rid)
-                revised = (
-                    await self._revised_text(session_id, state, command, texts)
-                    if type(command) is RecordThought and command.revises_thought is not None
-                    else None
-                )
-                needed = (
-                    await self._node_texts(session_id, state, text_needs(state, command), texts)  # type: ignore[arg-type]
-                    if type(command) in GRAPH_COMMANDS and seen is None
-                    else None
-                )
-                try:
-                    decision: Decision = decide(
-                        state,
-                        command,
-                        session_id=session_id,
-                        now=now,
-                        limits=self.config.limits,
-                        seen=seen,
-                        revised_text=revised,
-                        texts=needed,
-                    )
-                except ThinkGateError as exc:
-                    call.outcome = exc  # rejected before anything was written (decide is pure)
-                    continue
-                if decision.answer is not None:
-                    call.outcome = decision.answer
-                    continue
-                if decision.replay_of is not None:
-                    if decision.replay_of in staged:
-                        call.outcome, call.pending = staged[decision.replay_of], True
-                    else:
-                        call.outcome = await self._event_at(session_id, decision.replay_of)
-                    continue
-                for event in decision.events:
-                    state = apply(state, event)
-                    staged[state.version] = event
-                    if type(event) is ThoughtRecorded:
-                        request_id = event.request_id
-                        new_events.append(NewEvent(event.TYPE, event.to_payload(), now, request_id, event.thought_id))
-                        texts[event.thought_id] = event.content
-                        if request_id is not None:
-                            requests[request_id] = (state.version, event.args_digest or "")
-                        continue
-                    request_id = getattr(event, "request_id", None)
-                    new_events.append(NewEvent(event.TYPE, event.to_payload(), now, request_id, None))
-                    if isinstance(event, (GraphUpdated, DeliberationStarted)):
-                        root = (event.root,) if isinstance(event, DeliberationStarted) else event.nodes
-                        texts.update((str(n["id"]), str(n["content"])) for n in root)
-                    if request_id is not None:
-                        fingerprint = (
-                            CLEAR_DIGEST if type(event) is HistoryCleared else getattr(event, "args_digest", "")
-                        )
-                        requests[request_id] = (state.version, fingerprint or "")
-                call.outcome, call.pending = decision.events[-1], True
-            if not new_events:
-                return None
-            assert state is not None  # events were decided, so the session exists
-            expected = base.version if base is not None else 0
-            try:
-                stored = await self.store.append(session_id, expected, new_events)
-            except VersionConflict:
-                # Another process wrote this session: forget what we knew and decide again.
-                self.cache.drop(session_id)
-                continue
+                call.outcome, call.pending = exc, False
+        for plan, head_hash in written:
+            state = plan.state
             step = self._snapshot_step(max(state.version, _state_size(state)))
-            if state.version // step > expected // step:
-                await self._snapshot(state, stored[-1].hash)
-            return state
-        raise VersionConflict(f"session {session_id!r} is being written by other processes too fast; retry the call")
+            if state.version // step > plan.expected // step:
+                await self._snapshot(state, head_hash)
+        return [plan.state for plan, _ in written]
+
+    async def _decide(self, session_id: str, group: list[_Call]) -> _Plan | None:
+        """Decide a session's calls in order against its state; the events to append, if any.
+
+        Each call's outcome is set; those whose events are in the plan are pending its commit.
+        """
+        base = await self._load(session_id)
+        if base is None:
+            try:
+                await self._check_session_cap()
+                self._created += 1  # an over-estimate if this batch fails: the next count corrects it
+            except LimitExceeded as exc:
+                for call in group:  # this session cannot be created; the batch's others go on
+                    call.outcome, call.pending = exc, False
+                return None
+        state = base
+        now = self.clock()
+        new_events: list[NewEvent] = []
+        staged: dict[int, Event] = {}  # version -> event written by this batch
+        requests: dict[str, tuple[int, str]] = {}  # request ids used in this batch
+        texts: dict[str, str] = {}  # thought id -> content, for thoughts of this batch
+        for call in group:
+            call.outcome, call.pending = None, False
+            command = call.command
+            rid = command.request_id
+            seen = requests.get(rid) if rid is not None else None
+            if seen is None and rid is not None and base is not None:
+                seen = await self._seen(session_id, rid)
+            revised = (
+                await self._revised_text(session_id, state, command, texts)
+                if type(command) is RecordThought and command.revises_thought is not None
+                else None
+            )
+            needed = (
+                await self._node_texts(session_id, state, text_needs(state, command), texts)  # type: ignore[arg-type]
+                if type(command) in GRAPH_COMMANDS and seen is None
+                else None
+            )
+            try:
+                decision: Decision = decide(
+                    state,
+                    command,
+                    session_id=session_id,
+                    now=now,
+                    limits=self.config.limits,
+                    seen=seen,
+                    revised_text=revised,
+                    texts=needed,
+                )
+            except ThinkGateError as exc:
+                call.outcome = exc  # rejected before anything was written (decide is pure)
+                continue
+            if decision.answer is not None:
+                call.outcome = decision.answer
+                continue
+            if decision.replay_of is not None:
+                if decision.replay_of in staged:
+                    call.outcome, call.pending = staged[decision.replay_of], True
+                else:
+                    call.outcome = await self._event_at(session_id, decision.replay_of)
+                continue
+            for event in decision.events:
+                state = apply(state, event)
+                staged[state.version] = event
+                if type(event) is ThoughtRecorded:
+                    request_id = event.request_id
+                    new_events.append(NewEvent(event.TYPE, event.to_payload(), now, request_id, event.thought_id))
+                    texts[event.thought_id] = event.content
+                    if request_id is not None:
+                        requests[request_id] = (state.version, event.args_digest or "")
+                    continue
+                request_id = getattr(event, "request_id", None)
+                new_events.append(NewEvent(event.TYPE, event.to_payload(), now, request_id, None))
+                if isinstance(event, (GraphUpdated, DeliberationStarted)):
+                    root = (event.root,) if isinstance(event, DeliberationStarted) else event.nodes
+                    texts.update((str(n["id"]), str(n["content"])) for n in root)
+                if request_id is not None:
+                    fingerprint = CLEAR_DIGEST if type(event) is HistoryCleared else getattr(event, "args_digest", "")
+                    requests[request_id] = (state.version, fingerprint or "")
+            call.outcome, call.pending = decision.events[-1], True
+        if not new_events:
+            return None
+        assert state is not None  # events were decided, so the session exists
+        return _Plan(session_id, base.version if base is not None else 0, state, new_events)
 
     async def _revised_text(
         self, session_id: str, state: SessionState | None, command: Command, batch_texts: dict[str, str]

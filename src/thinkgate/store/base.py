@@ -10,8 +10,19 @@ from typing import Any, Protocol
 import orjson
 
 from thinkgate.domain.chain import canonical, event_hash
+from thinkgate.errors import VersionConflict
 
-__all__ = ["EventStore", "NewEvent", "SessionInfo", "Snapshot", "StoredEvent", "chain_events"]
+__all__ = [
+    "AppendItem",
+    "AppendResult",
+    "EventStore",
+    "NewEvent",
+    "SessionInfo",
+    "Snapshot",
+    "StoredEvent",
+    "chain_events",
+    "check_distinct",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,20 @@ class Snapshot:
     session_id: str
     version: int
     state: bytes
+
+
+AppendItem = tuple[str, int, Sequence[NewEvent]]  # (session id, expected version, events)
+AppendResult = list[StoredEvent] | VersionConflict  # what one item of ``append_many`` became
+
+
+def check_distinct(items: Sequence[AppendItem]) -> None:
+    """Refuse an ``append_many`` that names a session twice (a caller's bug, not a store failure).
+
+    Raises:
+        ValueError: a session id occurs in more than one item.
+    """
+    if len({item[0] for item in items}) != len(items):
+        raise ValueError("append_many names a session more than once")
 
 
 def chain_events(session_id: str, prev_hash: str, first_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
@@ -117,6 +142,22 @@ class EventStore(Protocol):
         Raises:
             VersionConflict: the session is not at ``expected_version``.
             StoreError: the store failed; nothing was appended.
+        """
+        ...
+
+    async def append_many(self, items: Sequence[AppendItem]) -> list[AppendResult]:
+        """Append for several sessions at once; per item, in order, its stored events or its conflict.
+
+        Each item ``(session_id, expected_version, events)`` is checked and written as ``append``
+        would: a session not at its expected version gets its ``VersionConflict`` (returned, not
+        raised) and writes nothing, while the other items are written. Inside a write batch the
+        appends join it; outside one they commit together. The group commit's one write: a
+        network store sends it in one round trip however many sessions it names.
+
+        Raises:
+            ValueError: a session occurs in more than one item.
+            StoreError: the store failed or refused an item (a request id already used).
+                Outside a batch nothing was appended; inside one, the batch must fail.
         """
         ...
 

@@ -7,7 +7,16 @@ from contextlib import asynccontextmanager
 
 from thinkgate.domain.chain import GENESIS_HASH
 from thinkgate.errors import StoreError, VersionConflict
-from thinkgate.store.base import NewEvent, SessionInfo, Snapshot, StoredEvent, chain_events
+from thinkgate.store.base import (
+    AppendItem,
+    AppendResult,
+    NewEvent,
+    SessionInfo,
+    Snapshot,
+    StoredEvent,
+    chain_events,
+    check_distinct,
+)
 
 __all__ = ["MemoryEventStore"]
 
@@ -133,6 +142,18 @@ class MemoryEventStore:
         created = head.created_at if head else stored[0].recorded_at
         self._heads[session_id] = SessionInfo(session_id, last.version, last.hash, created, last.recorded_at)
         return stored
+
+    async def append_many(self, items: Sequence[AppendItem]) -> list[AppendResult]:
+        self._check_open()
+        check_distinct(items)
+        out: list[AppendResult] = []
+        async with self._section():  # a refused item undoes the items appended before it
+            for session_id, expected_version, events in items:
+                try:
+                    out.append(await self.append(session_id, expected_version, events))
+                except VersionConflict as exc:
+                    out.append(exc)
+        return out
 
     async def read(self, session_id: str, from_version: int = 1, limit: int | None = None) -> list[StoredEvent]:
         self._check_open()

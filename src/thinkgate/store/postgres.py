@@ -35,7 +35,16 @@ import anyio
 
 from thinkgate.domain.chain import GENESIS_HASH
 from thinkgate.errors import ConfigError, SchemaMismatch, StoreError, StoreUnavailable, VersionConflict
-from thinkgate.store.base import NewEvent, SessionInfo, Snapshot, StoredEvent, chain_events
+from thinkgate.store.base import (
+    AppendItem,
+    AppendResult,
+    NewEvent,
+    SessionInfo,
+    Snapshot,
+    StoredEvent,
+    chain_events,
+    check_distinct,
+)
 from thinkgate.store.url import redact_url
 
 if TYPE_CHECKING:
@@ -111,6 +120,34 @@ _WRITE = (
     "ON CONFLICT (id) DO UPDATE SET version = excluded.version, head_hash = excluded.head_hash, "
     "updated_at = excluded.updated_at RETURNING 1"
 )
+
+# ``append_many`` in one statement. The version check is in SQL: a session is written only if its
+# head is still the one the events were chained to (``ok``), so a stale head in the transaction's
+# cache costs a VersionConflict, never a broken chain. If a request id is already used in its
+# session (``dup``), nothing at all is written and the statement still succeeds, leaving the
+# transaction usable. Returns that refusal and the ids of the sessions written.
+_WRITE_MANY = (
+    "WITH h AS (SELECT * FROM unnest(%(sid)s::text[], %(expected)s::bigint[], %(prev)s::text[], "
+    "%(version)s::bigint[], %(hash)s::text[], %(created)s::text[], %(updated)s::text[]) "
+    "AS h(id, expected, prev, version, head_hash, created_at, updated_at)), "
+    "dup AS (SELECT 1 FROM thinkgate.events e JOIN unnest(%(rsid)s::text[], %(rid)s::text[]) AS r(sid, rid) "
+    "ON e.session_id = r.sid AND e.request_id = r.rid LIMIT 1), "
+    "ok AS (SELECT h.* FROM h LEFT JOIN thinkgate.sessions s ON s.id = h.id WHERE NOT EXISTS (SELECT 1 FROM dup) "
+    "AND COALESCE(s.version, 0) = h.expected AND COALESCE(s.head_hash, %(genesis)s) = h.prev), "
+    "ins AS (INSERT INTO thinkgate.events "
+    f"({_EVENT_COLUMNS}, request_id, thought_id) "
+    "SELECT e.* FROM unnest(%(e_sid)s::text[], %(e_version)s::bigint[], %(e_type)s::text[], %(e_at)s::text[], "
+    "%(e_payload)s::bytea[], %(e_prev)s::text[], %(e_hash)s::text[], %(e_rid)s::text[], %(e_tid)s::text[]) "
+    "AS e(session_id, version, type, recorded_at, payload, prev_hash, hash, request_id, thought_id) "
+    "WHERE e.session_id IN (SELECT id FROM ok)), "
+    f"up AS (INSERT INTO thinkgate.sessions ({_HEAD_COLUMNS}) "
+    "SELECT id, version, head_hash, created_at, updated_at FROM ok "
+    "ON CONFLICT (id) DO UPDATE SET version = excluded.version, head_hash = excluded.head_hash, "
+    "updated_at = excluded.updated_at RETURNING id) "
+    "SELECT EXISTS (SELECT 1 FROM dup), ARRAY(SELECT id FROM up)"
+)
+_HEAD_ARGS = ("sid", "expected", "prev", "version", "hash", "created", "updated")
+_EVENT_ARGS = ("e_sid", "e_version", "e_type", "e_at", "e_payload", "e_prev", "e_hash", "e_rid", "e_tid")
 
 
 def lock_key(session_id: str) -> int:
@@ -325,6 +362,75 @@ class PostgresEventStore:
             raise StoreError(f"{what} failed: a request id of these events is already used in the session")
         tx.heads[session_id] = (last.version, last.hash)
         return stored
+
+    async def append_many(self, items: Sequence[AppendItem]) -> list[AppendResult]:
+        check_distinct(items)
+        tx = self._txs.get(_current_task())
+        if tx is None:
+            async with _Batch(self, [item[0] for item in items]) as batch:
+                return await self._append_many(batch.held(), items)
+        return await self._append_many(tx, items)
+
+    async def _append_many(self, tx: _Tx, items: Sequence[AppendItem]) -> list[AppendResult]:
+        what = "append to several sessions"
+        await self._lock(tx, (item[0] for item in items), what)
+        missing = [item[0] for item in items if item[0] not in tx.heads]
+        if missing:  # sessions the batch did not name when it began (never on the engine's path)
+            found = await _run(
+                tx.conn, "SELECT id, version, head_hash FROM thinkgate.sessions WHERE id = ANY(%s)", what, (missing,)
+            )
+            tx.heads.update((sid, (0, GENESIS_HASH)) for sid in missing)
+            tx.heads.update((sid, (version, head_hash)) for sid, version, head_hash in await found.fetchall())
+        out: list[AppendResult] = []
+        chained: dict[str, list[StoredEvent]] = {}
+        heads: list[tuple[Any, ...]] = []  # one per session written, the columns of ``h``
+        rows: list[tuple[Any, ...]] = []  # one per event, the columns of ``e``
+        for session_id, expected_version, events in items:
+            current, head_hash = tx.heads[session_id]
+            if current != expected_version:
+                out.append(VersionConflict(f"session {session_id!r} is at version {current}, not {expected_version}"))
+                continue
+            out.append([])
+            if not events:
+                continue
+            request_ids = [n.request_id for n in events]
+            thought_ids = [n.thought_id for n in events]
+            _check_writable(session_id, request_ids, thought_ids, f"append to session {session_id!r}")
+            stored = chained[session_id] = chain_events(session_id, head_hash, current + 1, events)
+            first, last = stored[0], stored[-1]
+            heads.append((session_id, current, head_hash, last.version, last.hash, first.recorded_at, last.recorded_at))
+            rows.extend((*_row(e), r, t) for e, r, t in zip(stored, request_ids, thought_ids, strict=True))
+        if not chained:
+            return out
+        args: dict[str, Any] = dict(zip(_HEAD_ARGS, map(list, zip(*heads, strict=True)), strict=True))
+        args.update(zip(_EVENT_ARGS, map(list, zip(*rows, strict=True)), strict=True))
+        used = [(r[0], r[7]) for r in rows if r[7] is not None]
+        args.update(rsid=[u[0] for u in used], rid=[u[1] for u in used], genesis=GENESIS_HASH)
+        try:
+            cur = await tx.conn.execute(_WRITE_MANY, args)
+            row = await cur.fetchone()
+        except BaseException as exc:
+            # The transaction is lost (no savepoint): its commit must not pretend otherwise.
+            tx.failed = True
+            import psycopg
+
+            if isinstance(exc, psycopg.Error):
+                raise _store_error(what, exc) from exc
+            raise
+        if row is None or row[0]:
+            raise StoreError(f"{what} failed: a request id of these events is already used in its session")
+        written = set(row[1])
+        for i, (session_id, expected_version, _) in enumerate(items):
+            appended = chained.get(session_id)
+            if appended is None:
+                continue
+            if session_id in written:
+                out[i] = appended
+                tx.heads[session_id] = (appended[-1].version, appended[-1].hash)
+            else:  # the head was not the one this transaction knew: read it again next time
+                del tx.heads[session_id]
+                out[i] = VersionConflict(f"session {session_id!r} is not at version {expected_version}")
+        return out
 
     async def delete_session(self, session_id: str) -> bool:
         what = f"deleting session {session_id!r}"
@@ -753,3 +859,7 @@ def _current_task() -> object | None:
 
 def _event(row: Any) -> StoredEvent:
     return StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], row[6])
+
+
+def _row(e: StoredEvent) -> tuple[object, ...]:
+    return (e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash)

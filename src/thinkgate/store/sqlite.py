@@ -25,7 +25,16 @@ import anyio
 
 from thinkgate.domain.chain import GENESIS_HASH
 from thinkgate.errors import SchemaMismatch, StoreError, StoreNotFound, StoreUnavailable, VersionConflict
-from thinkgate.store.base import NewEvent, SessionInfo, Snapshot, StoredEvent, chain_events
+from thinkgate.store.base import (
+    AppendItem,
+    AppendResult,
+    NewEvent,
+    SessionInfo,
+    Snapshot,
+    StoredEvent,
+    chain_events,
+    check_distinct,
+)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteEventStore"]
 
@@ -285,6 +294,28 @@ class SqliteEventStore:
                 raise _store_error(f"append to session {session_id!r}", exc) from exc
         with self._transaction(f"append to session {session_id!r}") as db:
             return self._append(db, session_id, expected_version, events)
+
+    async def append_many(self, items: Sequence[AppendItem]) -> list[AppendResult]:
+        # Appends are local calls: one after another inside the open transaction (or a new one).
+        check_distinct(items)
+        what = "append to several sessions"
+        if self._owner is not None and self._owner is _current_task():
+            try:
+                return self._append_each(self.db, items)
+            except sqlite3.Error as exc:
+                raise _store_error(what, exc) from exc
+        with self._transaction(what) as db:
+            return self._append_each(db, items)
+
+    @classmethod
+    def _append_each(cls, db: sqlite3.Connection, items: Sequence[AppendItem]) -> list[AppendResult]:
+        out: list[AppendResult] = []
+        for session_id, expected_version, events in items:
+            try:
+                out.append(cls._append(db, session_id, expected_version, events))
+            except VersionConflict as exc:
+                out.append(exc)
+        return out
 
     @staticmethod
     def _append(
