@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -88,6 +89,24 @@ def check_distinct(items: Sequence[AppendItem]) -> None:
     """
     if len({item[0] for item in items}) != len(items):
         raise ValueError("append_many names a session more than once")
+
+
+def current_task() -> object | None:
+    """The running asyncio task, or None outside one (stores key their open batches by task)."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return None
+
+
+def event_from_row(row: Any) -> StoredEvent:
+    """A ``StoredEvent`` from a ``(session_id, version, type, recorded_at, payload, prev_hash, hash)`` row."""
+    return StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], row[6])
+
+
+def event_row(e: StoredEvent) -> tuple[object, ...]:
+    """The row of a ``StoredEvent``, in ``event_from_row``'s column order."""
+    return (e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash)
 
 
 def chain_events(session_id: str, prev_hash: str, first_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:

@@ -22,7 +22,6 @@ reconnects in the background, so calls succeed again once the server is back.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import itertools
@@ -44,6 +43,9 @@ from thinkgate.store.base import (
     StoredEvent,
     chain_events,
     check_distinct,
+    current_task,
+    event_from_row,
+    event_row,
 )
 from thinkgate.store.url import redact_url
 
@@ -247,7 +249,7 @@ class PostgresEventStore:
 
     @asynccontextmanager
     async def exclusive(self, session_id: str) -> AsyncIterator[None]:
-        tx = self._txs.get(_current_task())
+        tx = self._txs.get(current_task())
         if tx is None:
             async with _Batch(self, (session_id,)):
                 yield
@@ -303,7 +305,7 @@ class PostgresEventStore:
     # -- writes ------------------------------------------------------------------------------
 
     async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
-        tx = self._txs.get(_current_task())
+        tx = self._txs.get(current_task())
         if tx is None:
             async with _Batch(self, (session_id,)) as batch:
                 return await self._append(batch.held(), session_id, expected_version, events)
@@ -365,7 +367,7 @@ class PostgresEventStore:
 
     async def append_many(self, items: Sequence[AppendItem]) -> list[AppendResult]:
         check_distinct(items)
-        tx = self._txs.get(_current_task())
+        tx = self._txs.get(current_task())
         if tx is None:
             async with _Batch(self, [item[0] for item in items]) as batch:
                 return await self._append_many(batch.held(), items)
@@ -399,7 +401,7 @@ class PostgresEventStore:
             stored = chained[session_id] = chain_events(session_id, head_hash, current + 1, events)
             first, last = stored[0], stored[-1]
             heads.append((session_id, current, head_hash, last.version, last.hash, first.recorded_at, last.recorded_at))
-            rows.extend((*_row(e), r, t) for e, r, t in zip(stored, request_ids, thought_ids, strict=True))
+            rows.extend((*event_row(e), r, t) for e, r, t in zip(stored, request_ids, thought_ids, strict=True))
         if not chained:
             return out
         args: dict[str, Any] = dict(zip(_HEAD_ARGS, map(list, zip(*heads, strict=True)), strict=True))
@@ -452,7 +454,7 @@ class PostgresEventStore:
         )
         args = (snapshot.session_id, snapshot.version, snapshot.state, snapshot.session_id)
         what = f"saving a snapshot of {snapshot.session_id!r}"
-        tx = self._txs.get(_current_task())
+        tx = self._txs.get(current_task())
         if tx is not None:
             await self._in_savepoint(tx, sql, args, what)
             return
@@ -464,7 +466,7 @@ class PostgresEventStore:
         """Rows of one statement: on the task's own transaction if it has one (to see its writes), else pooled."""
         import psycopg
 
-        tx = self._txs.get(_current_task())
+        tx = self._txs.get(current_task())
         if tx is not None:
             try:
                 cur = await tx.conn.execute(sql, args)
@@ -496,7 +498,7 @@ class PostgresEventStore:
             (session_id, from_version, limit),
             f"reading session {session_id!r}",
         )
-        return [_event(r) for r in rows]
+        return [event_from_row(r) for r in rows]
 
     async def find_request(self, session_id: str, request_id: str) -> StoredEvent | None:
         rows = await self._query(
@@ -504,7 +506,7 @@ class PostgresEventStore:
             (session_id, request_id),
             f"looking up a request in session {session_id!r}",
         )
-        return _event(rows[0]) if rows else None
+        return event_from_row(rows[0]) if rows else None
 
     async def find_thought(self, session_id: str, thought_id: str) -> StoredEvent | None:
         rows = await self._query(
@@ -512,7 +514,7 @@ class PostgresEventStore:
             (session_id, thought_id),
             f"looking up a thought in session {session_id!r}",
         )
-        return _event(rows[0]) if rows else None
+        return event_from_row(rows[0]) if rows else None
 
     async def session(self, session_id: str) -> SessionInfo | None:
         rows = await self._query(
@@ -587,7 +589,7 @@ class _Batch:
         from psycopg import sql
 
         store = self.store
-        self.task = task = _current_task()
+        self.task = task = current_task()
         what = "writing a batch of events"
         tx = store._txs.get(task)
         if tx is not None:
@@ -848,18 +850,3 @@ def _store_error(what: str, exc: BaseException) -> StoreError:
         # Connection lost, server shutting down or starting, pool timeout, deadlock, cancellation.
         return StoreUnavailable(f"{what} failed: PostgreSQL is unavailable ({_reason(exc)}); retry")
     return StoreError(f"{what} failed: {_reason(exc)}")
-
-
-def _current_task() -> object | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running loop
-        return None
-
-
-def _event(row: Any) -> StoredEvent:
-    return StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], row[6])
-
-
-def _row(e: StoredEvent) -> tuple[object, ...]:
-    return (e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash)

@@ -12,7 +12,6 @@ a committed transaction is in the WAL file before ``append`` returns; ``full``
 
 from __future__ import annotations
 
-import asyncio
 import random
 import sqlite3
 import time
@@ -34,6 +33,9 @@ from thinkgate.store.base import (
     StoredEvent,
     chain_events,
     check_distinct,
+    current_task,
+    event_from_row,
+    event_row,
 )
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteEventStore"]
@@ -238,7 +240,7 @@ class SqliteEventStore:
         task's writes join the open transaction and commit with it.
         """
         db = self.db
-        task = _current_task()
+        task = current_task()
         if self._owner is not None and self._owner is task:
             try:
                 yield db
@@ -265,7 +267,7 @@ class SqliteEventStore:
         # SQLite has one writer at a time: holding the write lock across read-decide-append
         # serialises writers of every process in the database, so none of them can conflict.
         what = f"writing session {session_id!r}"
-        if self._owner is None or self._owner is not _current_task():
+        if self._owner is None or self._owner is not current_task():
             with self._transaction(what):
                 yield
             return
@@ -287,7 +289,7 @@ class SqliteEventStore:
         return _Batch(self)
 
     async def append(self, session_id: str, expected_version: int, events: Sequence[NewEvent]) -> list[StoredEvent]:
-        if self._owner is not None and self._owner is _current_task():
+        if self._owner is not None and self._owner is current_task():
             try:  # inside the caller's transaction (the hot path: no context manager of its own)
                 return self._append(self.db, session_id, expected_version, events)
             except sqlite3.Error as exc:
@@ -299,7 +301,7 @@ class SqliteEventStore:
         # Appends are local calls: one after another inside the open transaction (or a new one).
         check_distinct(items)
         what = "append to several sessions"
-        if self._owner is not None and self._owner is _current_task():
+        if self._owner is not None and self._owner is current_task():
             try:
                 return self._append_each(self.db, items)
             except sqlite3.Error as exc:
@@ -330,7 +332,7 @@ class SqliteEventStore:
         stored = chain_events(session_id, row[1] if row else GENESIS_HASH, current + 1, events)
         db.executemany(
             f"INSERT INTO events ({_EVENT_COLUMNS}, request_id, thought_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*_row(e), n.request_id, n.thought_id) for e, n in zip(stored, events, strict=True)],
+            [(*event_row(e), n.request_id, n.thought_id) for e, n in zip(stored, events, strict=True)],
         )
         last = stored[-1]
         if row:
@@ -353,19 +355,19 @@ class SqliteEventStore:
             ).fetchall()
         except sqlite3.Error as exc:
             raise _store_error(f"reading session {session_id!r}", exc) from exc
-        return [_event(r) for r in rows]
+        return [event_from_row(r) for r in rows]
 
     async def find_request(self, session_id: str, request_id: str) -> StoredEvent | None:
         row = self._one(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE session_id = ? AND request_id = ?", (session_id, request_id)
         )
-        return _event(row) if row else None
+        return event_from_row(row) if row else None
 
     async def find_thought(self, session_id: str, thought_id: str) -> StoredEvent | None:
         row = self._one(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE session_id = ? AND thought_id = ?", (session_id, thought_id)
         )
-        return _event(row) if row else None
+        return event_from_row(row) if row else None
 
     async def session(self, session_id: str) -> SessionInfo | None:
         row = self._one(
@@ -455,7 +457,7 @@ class _Batch:
 
     async def __aenter__(self) -> None:
         store = self.store
-        task = _current_task()
+        task = current_task()
         if store._owner is not None and store._owner is task:
             self.joined = True
             return
@@ -490,18 +492,3 @@ def _store_error(what: str, exc: sqlite3.Error) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return StoreUnavailable(f"{what} failed: the database is busy (another process holds its lock); retry")
     return StoreError(f"{what} failed: {text}")
-
-
-def _current_task() -> object | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running loop
-        return None
-
-
-def _event(row: Any) -> StoredEvent:
-    return StoredEvent(row[0], row[1], row[2], row[3], bytes(row[4]), row[5], row[6])
-
-
-def _row(e: StoredEvent) -> tuple[object, ...]:
-    return (e.session_id, e.version, e.type, e.recorded_at, e.payload, e.prev_hash, e.hash)
