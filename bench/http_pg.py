@@ -40,7 +40,20 @@ from urllib.parse import urlsplit
 import orjson
 
 from bench.client import machine_info
-from bench.http_load import ANCHOR, QUICK, REPO, SDK, CallError, Config, Server, drive, log, measure, summary
+from bench.http_load import (
+    ANCHOR,
+    QUICK,
+    REPO,
+    SDK,
+    CallError,
+    Config,
+    Server,
+    drive,
+    log,
+    measure,
+    summary,
+    target_lines,
+)
 
 PG = "thinkgate-pg-2"
 REPLICAS = 2
@@ -208,23 +221,7 @@ def report(records: list[dict[str, Any]], cfg: Config, started: str, where: str)
             f"{sum(r['errors'] for r in rows)} | {rss} |"
         )
     if by[PG] and by[SDK]:
-        pairs = list(zip(by[PG], by[SDK], strict=False))
-        per_round = ", ".join(f"{t['calls_per_s'] / s['calls_per_s']:.2f}×" for t, s in pairs)
-        thr = statistics.median(t["calls_per_s"] / s["calls_per_s"] for t, s in pairs)
-        p99 = statistics.median(t["p99_us"] / s["p99_us"] for t, s in pairs)
-        p50 = statistics.median(t["p50_us"] / s["p50_us"] for t, s in pairs)
-        errors = sum(r["errors"] for r in by[PG])
-        lines += [
-            "",
-            f"Two ThinkGate replicas on PostgreSQL ÷ plain SDK HTTP server, same rounds: throughput "
-            f"**{thr:.2f}×**, p50 **{p50:.2f}×**, p99 **{p99:.2f}×** (throughput ratio per round: {per_round}).",
-            "",
-            "| target | value | met |",
-            "|---|---|---|",
-            f"| throughput ≥ 4× the SDK HTTP server | {thr:.2f}× | {'yes' if thr >= 4 else 'no'} |",
-            f"| p99 ≤ 0.25× the SDK HTTP server's | {p99:.2f}× | {'yes' if p99 <= 0.25 else 'no'} |",
-            f"| zero errors | {errors} | {'yes' if errors == 0 else 'no'} |",
-        ]
+        lines += target_lines("Two ThinkGate replicas on PostgreSQL", by[PG], by[SDK])
     return "\n".join(lines) + "\n"
 
 
