@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -393,6 +394,39 @@ def report(records: list[dict[str, Any]], cfg: Config, started: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_rounds(
+    names: list[str],
+    cfg: Config,
+    tmp: Path,
+    out: Any,
+    records: list[dict[str, Any]],
+    run: Callable[[str, Path, int], dict[str, Any]],
+) -> bool:
+    """Measure every server each round (order alternated), appending to ``records`` and ``out``;
+    False when a server could not be run."""
+    for round_no in range(cfg.rounds):
+        order = names if round_no % 2 == 0 else names[::-1]
+        for name in order:
+            folder = tmp / f"{round_no}-{name}"
+            folder.mkdir()
+            try:
+                rec = run(name, folder, round_no)
+            except (RuntimeError, OSError, CallError, asyncio.IncompleteReadError) as exc:
+                log(f"{name}: could not be run: {exc}")
+                return False
+            rec["round"] = round_no
+            records.append(rec)
+            out.write(orjson.dumps(rec) + b"\n")
+            out.flush()
+            log(
+                f"round {round_no + 1}/{cfg.rounds} {name}: {rec['calls_per_s']:,.0f} calls/s "
+                f"p50 {rec['p50_us']:,.0f} µs p99 {rec['p99_us']:,.0f} µs errors {rec['errors']}"
+            )
+            for sample in rec["error_sample"]:
+                log(f"  {sample}")
+    return True
+
+
 def target_lines(label: str, ours: list[dict[str, Any]], sdk: list[dict[str, Any]]) -> list[str]:
     """Same-round ratios against the plain SDK HTTP server (each round's pair ran back to back),
     their medians, and the issue's targets."""
@@ -444,26 +478,8 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     log(f"http_load: {cfg} machine {machine_info(None)}")
     with tempfile.TemporaryDirectory(prefix="thinkgate-http-bench-") as tmp, out_path.open("ab") as out:
-        for round_no in range(cfg.rounds):
-            order = names if round_no % 2 == 0 else names[::-1]
-            for name in order:
-                folder = Path(tmp) / f"{round_no}-{name}"
-                folder.mkdir()
-                try:
-                    rec = measure(name, cfg, folder)
-                except (RuntimeError, OSError, CallError, asyncio.IncompleteReadError) as exc:
-                    log(f"{name}: could not be run: {exc}")
-                    return 2
-                rec["round"] = round_no
-                records.append(rec)
-                out.write(orjson.dumps(rec) + b"\n")
-                out.flush()
-                log(
-                    f"round {round_no + 1}/{cfg.rounds} {name}: {rec['calls_per_s']:,.0f} calls/s "
-                    f"p50 {rec['p50_us']:,.0f} µs p99 {rec['p99_us']:,.0f} µs errors {rec['errors']}"
-                )
-                for sample in rec["error_sample"]:
-                    log(f"  {sample}")
+        if not run_rounds(names, cfg, Path(tmp), out, records, lambda name, folder, _round: measure(name, cfg, folder)):
+            return 2
     text = report(records, cfg, started)
     (cache / "http-latest.md").write_text(text, encoding="utf-8")
     print(text, end="")

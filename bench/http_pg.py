@@ -37,20 +37,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-
 from bench.client import machine_info
 from bench.http_load import (
     ANCHOR,
     QUICK,
     REPO,
     SDK,
-    CallError,
     Config,
     Server,
     drive,
     log,
     measure,
+    run_rounds,
     summary,
     target_lines,
 )
@@ -261,26 +259,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         where = f"{ENV_URL}" if os.environ.get(ENV_URL) else "a throwaway local cluster (Unix socket, default settings)"
         with tempfile.TemporaryDirectory(prefix="thinkgate-http-pg-bench-") as tmp, out_path.open("ab") as out:
-            for round_no in range(cfg.rounds):
-                order = names if round_no % 2 == 0 else names[::-1]
-                for name in order:
-                    folder = Path(tmp) / f"{round_no}-{name}"
-                    folder.mkdir()
-                    try:
-                        rec = measure_pg(pg, cfg, folder, round_no) if name == PG else measure(name, cfg, folder)
-                    except (RuntimeError, OSError, CallError, asyncio.IncompleteReadError) as exc:
-                        log(f"{name}: could not be run: {exc}")
-                        return 2
-                    rec["round"] = round_no
-                    records.append(rec)
-                    out.write(orjson.dumps(rec) + b"\n")
-                    out.flush()
-                    log(
-                        f"round {round_no + 1}/{cfg.rounds} {name}: {rec['calls_per_s']:,.0f} calls/s "
-                        f"p50 {rec['p50_us']:,.0f} µs p99 {rec['p99_us']:,.0f} µs errors {rec['errors']}"
-                    )
-                    for sample in rec["error_sample"]:
-                        log(f"  {sample}")
+
+            def run(name: str, folder: Path, round_no: int) -> dict[str, Any]:
+                return measure_pg(pg, cfg, folder, round_no) if name == PG else measure(name, cfg, folder)
+
+            if not run_rounds(names, cfg, Path(tmp), out, records, run):
+                return 2
     finally:
         pg.stop()
     text = report(records, cfg, started, where)

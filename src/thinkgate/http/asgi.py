@@ -222,6 +222,10 @@ class HttpApp:
                 origin = value
             elif name == b"authorization":
                 auth = value
+        return await self._allowed(send, host, origin, auth)
+
+    async def _allowed(self, send: Any, host: bytes | None, origin: bytes | None, auth: bytes | None) -> bool:
+        """Apply the guard; on a refusal answer it (401 with its challenge, 403, 421) and return False."""
         try:
             self.guard.check(host, origin, auth)
         except Denied as exc:
@@ -266,11 +270,7 @@ class HttpApp:
                 version = value
             elif name == b"content-length":
                 length = value
-        try:
-            self.guard.check(host, origin, auth)
-        except Denied as exc:
-            headers = [(b"www-authenticate", b'Bearer realm="thinkgate"')] if exc.status == 401 else []
-            await self._respond(send, exc.status, _error_body(_INVALID_REQUEST, exc.message), headers=headers)
+        if not await self._allowed(send, host, origin, auth):
             return
         if scope["method"] != "POST":
             # Stateless: no stream to resume (GET) and no MCP session to end (DELETE).
