@@ -1,0 +1,88 @@
+"""Independence groups from where evidence comes from, never from a label the caller invents.
+
+- a file: ``repo:<top directory holding .git>`` below its root, else ``root:<root>``
+- a url: ``domain:<registrable domain>`` by the Public Suffix List (private section too, so
+  ``a.github.io`` and ``b.github.io`` differ); an IP literal or a bare host stands for itself
+- a command: ``command:<program name>``; a calc: ``calc``
+- free text: ``source:<source, case-folded, whitespace collapsed>``, ``source:unknown`` when empty
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from functools import cache
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
+
+__all__ = [
+    "MAX_SOURCE_CHARS",
+    "command_group",
+    "domain_group",
+    "file_group",
+    "registrable_domain",
+    "source_group",
+]
+
+MAX_SOURCE_CHARS = 200
+
+
+def file_group(path: Path, root: Path) -> str:
+    """The group of ``path`` (resolved, inside the resolved ``root``): its repository or its root.
+
+    The repository is the topmost directory holding a ``.git`` entry between the file and its
+    root, both included: nested ``.git`` directories cannot split one checkout into many groups.
+    """
+    top: Path | None = None
+    directory = path.parent if path != root else path
+    while True:
+        if (directory / ".git").exists():
+            top = directory
+        if directory in (root, directory.parent):
+            break
+        directory = directory.parent
+    return f"repo:{top}" if top is not None else f"root:{root}"
+
+
+@cache
+def _psl() -> PublicSuffixList:
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def registrable_domain(host: str) -> str:
+    """The registrable domain of ``host`` (lower case), the IP for an IP literal, else the host itself."""
+    host = host.strip().rstrip(".").lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        pass
+    with contextlib.suppress(UnicodeError):
+        # One spelling per name: bücher.de and xn--bcher-kva.de are the same domain.
+        host = host.encode("idna").decode("ascii")
+    if "." not in host:
+        return host
+    found = _psl().privatesuffix(host)
+    return found if isinstance(found, str) else host
+
+
+def domain_group(host: str) -> str:
+    """The group of a url whose host is ``host``."""
+    return f"domain:{registrable_domain(host)}"
+
+
+def command_group(program: str) -> str:
+    """The group of a command whose ``argv[0]`` is ``program``."""
+    return f"command:{PurePath(program).name or program}"
+
+
+def source_group(source: str | None) -> str:
+    """The group of free text attributed to ``source``."""
+    collapsed = " ".join((source or "").casefold().split())[:MAX_SOURCE_CHARS]
+    return f"source:{collapsed or 'unknown'}"
