@@ -18,6 +18,7 @@ import typer
 
 from thinkgate import __version__
 from thinkgate.cli.db import db_app
+from thinkgate.cli.report import report_app
 from thinkgate.errors import ThinkGateError
 
 __all__ = ["app", "main"]
@@ -55,6 +56,7 @@ audit_app = typer.Typer(help="Check stored event logs for tampering.", no_args_i
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+app.add_typer(report_app, name="report")
 
 
 def _version(value: bool) -> None:
