@@ -11,9 +11,10 @@ from typing import Any, Protocol
 import orjson
 
 from thinkgate.domain.chain import canonical, event_hash
-from thinkgate.errors import VersionConflict
+from thinkgate.errors import InvalidInput, VersionConflict
 
 __all__ = [
+    "MAX_PAGE_ROWS",
     "AppendItem",
     "AppendResult",
     "EventStore",
@@ -23,6 +24,7 @@ __all__ = [
     "StoredEvent",
     "chain_events",
     "check_distinct",
+    "check_page_limit",
 ]
 
 
@@ -77,6 +79,8 @@ class Snapshot:
     state: bytes
 
 
+MAX_PAGE_ROWS = 10_000  # the most rows one paged read returns
+
 AppendItem = tuple[str, int, Sequence[NewEvent]]  # (session id, expected version, events)
 AppendResult = list[StoredEvent] | VersionConflict  # what one item of ``append_many`` became
 
@@ -89,6 +93,16 @@ def check_distinct(items: Sequence[AppendItem]) -> None:
     """
     if len({item[0] for item in items}) != len(items):
         raise ValueError("append_many names a session more than once")
+
+
+def check_page_limit(limit: int) -> None:
+    """Refuse a page size outside 1..``MAX_PAGE_ROWS`` (the engine's paged reads refuse the same).
+
+    Raises:
+        InvalidInput: ``limit`` is out of range.
+    """
+    if not 1 <= limit <= MAX_PAGE_ROWS:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_ROWS}")
 
 
 def current_task() -> object | None:
@@ -191,6 +205,24 @@ class EventStore(Protocol):
     async def find_thought(self, session_id: str, thought_id: str) -> StoredEvent | None:
         """The event that recorded ``thought_id`` in this session, if any (SQLite: scans the session; the
         engine reads thoughts by version instead)."""
+        ...
+
+    async def outcome_events(self, *, after: tuple[str, int] | None = None, limit: int = 1000) -> list[StoredEvent]:
+        """Events of type ``outcome_recorded`` in all sessions, in (session_id, version) order, after ``after``.
+
+        Pages through every route outcome (calibration reads them all): pass the
+        ``(session_id, version)`` of the last event of a page as ``after`` to get the next.
+        Events of deleted sessions are gone. SQL stores read a partial index, so writes of
+        other event types pay nothing for it.
+
+        Args:
+            after: return only events strictly after this ``(session_id, version)``; None: from the start.
+            limit: at most this many events, 1..``MAX_PAGE_ROWS``.
+
+        Raises:
+            InvalidInput: ``limit`` is out of range.
+            StoreError: the store failed.
+        """
         ...
 
     async def session(self, session_id: str) -> SessionInfo | None:

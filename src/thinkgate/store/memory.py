@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,7 @@ from thinkgate.store.base import (
     StoredEvent,
     chain_events,
     check_distinct,
+    check_page_limit,
 )
 
 __all__ = ["MemoryEventStore"]
@@ -171,6 +173,21 @@ class MemoryEventStore:
         self._check_open()
         version = self._thoughts.get((session_id, thought_id))
         return None if version is None else self._logs[session_id][version - 1]
+
+    async def outcome_events(self, *, after: tuple[str, int] | None = None, limit: int = 1000) -> list[StoredEvent]:
+        # A scan of every log, sessions in id order: no index is kept, so appends pay nothing. Fine for
+        # the tests and ephemeral servers this store is for; the SQL stores read a partial index.
+        self._check_open()
+        check_page_limit(limit)
+        start = after if after is not None else ("", 0)
+        found = (
+            e
+            for sid in sorted(self._logs)  # each log is in version order already
+            if sid >= start[0]
+            for e in self._logs[sid]
+            if e.type == "outcome_recorded" and (e.session_id, e.version) > start
+        )
+        return list(itertools.islice(found, limit))
 
     async def session(self, session_id: str) -> SessionInfo | None:
         self._check_open()

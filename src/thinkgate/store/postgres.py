@@ -43,6 +43,7 @@ from thinkgate.store.base import (
     StoredEvent,
     chain_events,
     check_distinct,
+    check_page_limit,
     current_task,
     event_from_row,
     event_row,
@@ -86,6 +87,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             version BIGINT NOT NULL,
             state BYTEA NOT NULL
         )""",
+    ),
+    (
+        # Route outcomes across all sessions, in keyset order (calibration reads them all). A
+        # partial index: only outcome_recorded rows are in it, so other commits do not update it.
+        # Built inside the migration's transaction (CONCURRENTLY cannot be), so writes wait for it.
+        "CREATE INDEX events_outcomes ON thinkgate.events (session_id, version) WHERE type = 'outcome_recorded'",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -515,6 +522,18 @@ class PostgresEventStore:
             f"looking up a thought in session {session_id!r}",
         )
         return event_from_row(rows[0]) if rows else None
+
+    async def outcome_events(self, *, after: tuple[str, int] | None = None, limit: int = 1000) -> list[StoredEvent]:
+        check_page_limit(limit)
+        session_id, version = after if after is not None else ("", 0)
+        # The type is a literal, not a parameter, so the planner can prove the partial index applies.
+        rows = await self._query(
+            f"SELECT {_EVENT_COLUMNS} FROM thinkgate.events WHERE type = 'outcome_recorded' "
+            "AND (session_id, version) > (%s, %s) ORDER BY session_id, version LIMIT %s",
+            (session_id, version, limit),
+            "reading outcome events",
+        )
+        return [event_from_row(r) for r in rows]
 
     async def session(self, session_id: str) -> SessionInfo | None:
         rows = await self._query(

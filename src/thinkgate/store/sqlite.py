@@ -33,6 +33,7 @@ from thinkgate.store.base import (
     StoredEvent,
     chain_events,
     check_distinct,
+    check_page_limit,
     current_task,
     event_from_row,
     event_row,
@@ -115,6 +116,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "INSERT INTO snapshots_v4 (session_id, version, state) SELECT session_id, version, state FROM snapshots",
         "DROP TABLE snapshots",
         "ALTER TABLE snapshots_v4 RENAME TO snapshots",
+    ),
+    (
+        # Route outcomes across all sessions, in keyset order (calibration reads them all). A
+        # partial index: only outcome_recorded rows are in it, so other commits write no page of
+        # it. A query uses it only when its WHERE implies this one (``outcome_events``).
+        "CREATE INDEX events_outcomes ON events (session_id, version) WHERE type = 'outcome_recorded'",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -368,6 +375,21 @@ class SqliteEventStore:
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE session_id = ? AND thought_id = ?", (session_id, thought_id)
         )
         return event_from_row(row) if row else None
+
+    async def outcome_events(self, *, after: tuple[str, int] | None = None, limit: int = 1000) -> list[StoredEvent]:
+        check_page_limit(limit)
+        session_id, version = after if after is not None else ("", 0)
+        try:
+            # The type is a literal, as in the index's WHERE, so the planner can always use the
+            # partial index (with a parameter it would have to re-plan for the bound value).
+            rows = self.db.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE type = 'outcome_recorded' "
+                "AND (session_id, version) > (?, ?) ORDER BY session_id, version LIMIT ?",
+                (session_id, version, limit),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _store_error("reading outcome events", exc) from exc
+        return [event_from_row(r) for r in rows]
 
     async def session(self, session_id: str) -> SessionInfo | None:
         row = self._one(
