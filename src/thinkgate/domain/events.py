@@ -16,6 +16,8 @@ __all__ = [
     "Event",
     "GraphUpdated",
     "HistoryCleared",
+    "LedgerUpdated",
+    "OutcomeRecorded",
     "SessionCreated",
     "ThoughtRecorded",
     "event_from_payload",
@@ -193,14 +195,93 @@ class GraphUpdated:
         }
 
 
-Event = SessionCreated | ThoughtRecorded | HistoryCleared | DeliberationStarted | GraphUpdated
+@dataclass(frozen=True, slots=True)
+class LedgerUpdated:
+    """One verification or governance operation (``op`` names the tool), applied atomically.
+
+    Records are camelCase dicts as the tools show them; each replaces the record with its id:
+    ``claims`` (each with its ``evidence`` and their check results), ``assumptions``,
+    ``critiques`` (per governance stage). ``policy`` is the session's new policy;
+    ``decision`` a route decision recorded with its id; ``checkpoint`` a checkpoint's gates.
+    """
+
+    TYPE: ClassVar[str] = "ledger_updated"
+    op: str
+    claims: tuple[Mapping[str, Any], ...] = ()
+    assumptions: tuple[Mapping[str, Any], ...] = ()
+    policy: Mapping[str, Any] | None = None
+    critiques: tuple[Mapping[str, Any], ...] = ()
+    decision: Mapping[str, Any] | None = None
+    checkpoint: Mapping[str, Any] | None = None
+    request_id: str | None = None
+    args_digest: str | None = None
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "op": self.op,
+            "claims": [dict(c) for c in self.claims],
+            "assumptions": [dict(a) for a in self.assumptions],
+            "policy": dict(self.policy) if self.policy is not None else None,
+            "critiques": [dict(c) for c in self.critiques],
+            "decision": dict(self.decision) if self.decision is not None else None,
+            "checkpoint": dict(self.checkpoint) if self.checkpoint is not None else None,
+            "request_id": self.request_id,
+            "args_digest": self.args_digest,
+            "result": dict(self.result),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecorded:
+    """What really happened after a route decision (for calibration).
+
+    ``outcome`` holds ``decisionId``, ``decision``, ``confidence``, ``rawConfidence``,
+    ``profile``, ``outcome`` (0-1: failure 0, success 1, or a score) and ``note``. A type of its
+    own, so that calibration reads every outcome of the store through one index.
+    """
+
+    TYPE: ClassVar[str] = "outcome_recorded"
+    outcome: Mapping[str, Any]
+    request_id: str | None = None
+    args_digest: str | None = None
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "outcome": dict(self.outcome),
+            "request_id": self.request_id,
+            "args_digest": self.args_digest,
+            "result": dict(self.result),
+        }
+
+
+Event = (
+    SessionCreated
+    | ThoughtRecorded
+    | HistoryCleared
+    | DeliberationStarted
+    | GraphUpdated
+    | LedgerUpdated
+    | OutcomeRecorded
+)
 
 _TYPES: dict[str, Any] = {
-    cls.TYPE: cls for cls in (SessionCreated, ThoughtRecorded, HistoryCleared, DeliberationStarted, GraphUpdated)
+    cls.TYPE: cls
+    for cls in (
+        SessionCreated,
+        ThoughtRecorded,
+        HistoryCleared,
+        DeliberationStarted,
+        GraphUpdated,
+        LedgerUpdated,
+        OutcomeRecorded,
+    )
 }
 _TUPLE_FIELDS = {
     DeliberationStarted: ("constraints",),
     GraphUpdated: ("nodes", "edges", "frontier_removed", "frontier_added", "pruned", "merged", "scores"),
+    LedgerUpdated: ("claims", "assumptions", "critiques"),
 }
 
 

@@ -54,7 +54,18 @@ MODES = ("cot", "tot", "got", "sot", "governed")
 MODE_ALIASES = {"quick": "cot", "explore": "tot", "map": "got", "sketch": "sot", "test": "governed"}
 EDGE_KINDS = ("supports", "conflicts", "depends_on", "refines")
 STRICT_KINDS = frozenset({"depends_on", "refines"})
-NODE_KINDS = ("root", "chain", "thought", "scaffold", "merged", "distilled", "refined", "skeleton", "elaboration")
+NODE_KINDS = (
+    "root",
+    "chain",
+    "thought",
+    "scaffold",
+    "merged",
+    "distilled",
+    "refined",
+    "skeleton",
+    "elaboration",
+    "convergence",
+)
 
 
 @dataclass(frozen=True, slots=True)

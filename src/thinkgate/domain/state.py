@@ -20,15 +20,19 @@ from thinkgate.domain.events import (
     Event,
     GraphUpdated,
     HistoryCleared,
+    LedgerUpdated,
+    OutcomeRecorded,
     SessionCreated,
     ThoughtRecorded,
 )
 from thinkgate.domain.graph import Deliberation, Graph, GraphLimits, Phase, build_graph, new_node
+from thinkgate.domain.ledger import Ledger
 
 __all__ = ["SessionState", "apply", "replay", "thought_id"]
 
 _EMPTY: Map[int, int] = Map()
 _NO_GRAPH = Graph()
+_NO_LEDGER = Ledger()
 
 
 def thought_id(seq: int) -> str:
@@ -56,6 +60,7 @@ class SessionState(NamedTuple):
     last_next_needed: bool = True
     history_start: int = 0  # version of the last history_cleared event (0: never cleared)
     graph: Graph = _NO_GRAPH  # the thought graph since the last clear (the deliberation survives clears)
+    ledger: Ledger = _NO_LEDGER  # claims, evidence, assumptions, policy, decisions (survives clears)
 
     def version_of(self, seq: int) -> int | None:
         """The log version of the event that created node ``t{seq}`` (the store reads it by primary key)."""
@@ -71,8 +76,14 @@ class SessionState(NamedTuple):
         (measured by ``bench.graph``; rounded up here).
         """
         graph = self.graph
+        ledger = self.ledger
         return (
-            400 + 140 * len(self.numbers) + 120 * len(self.branches) + 360 * len(graph.nodes) + 260 * len(graph.edges)
+            400
+            + 140 * len(self.numbers)
+            + 120 * len(self.branches)
+            + 360 * len(graph.nodes)
+            + 260 * len(graph.edges)
+            + (0 if ledger is _NO_LEDGER else ledger.approx_size())
         )
 
     def to_snapshot(self, *, canonical: bool = True) -> dict[str, Any]:
@@ -106,6 +117,7 @@ class SessionState(NamedTuple):
             "last_next_needed": self.last_next_needed,
             "history_start": self.history_start,
             "graph": self.graph.canonical() if canonical else self.graph.to_snapshot(),
+            "ledger": self.ledger.to_snapshot(),
         }
 
     @classmethod
@@ -149,6 +161,7 @@ class SessionState(NamedTuple):
             last_next_needed=field("last_next_needed", bool),
             history_start=field("history_start", int),
             graph=Graph.from_snapshot(field("graph", dict)),
+            ledger=Ledger.from_snapshot(field("ledger", dict)),
         )
 
 
@@ -199,6 +212,7 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
             event.next_thought_needed,
             state.history_start,
             graph,
+            state.ledger,
         )
     if type(event) is GraphUpdated:
         if state is None:
@@ -227,6 +241,7 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
             True,
             version,
             _cleared(state.graph),
+            state.ledger,
         )
     if isinstance(event, DeliberationStarted):
         if state.graph.deliberation is not None:
@@ -260,7 +275,22 @@ def apply(state: SessionState | None, event: Event) -> SessionState:
             state.last_next_needed,
             state.history_start,
             graph,
+            state.ledger,
         )
+    if isinstance(event, LedgerUpdated):
+        return _with_ledger(
+            state,
+            state.ledger.updated(
+                claims=event.claims,
+                assumptions=event.assumptions,
+                policy=event.policy,
+                critiques=event.critiques,
+                decision=event.decision,
+                checkpoint=event.checkpoint,
+            ),
+        )
+    if isinstance(event, OutcomeRecorded):
+        return _with_ledger(state, state.ledger.updated(outcome=event.outcome))
     raise ValueError(f"unknown event {event!r}")
 
 
@@ -280,7 +310,13 @@ def _with_graph(state: SessionState, graph: Graph, seq: int) -> SessionState:
         state.last_next_needed,
         state.history_start,
         graph,
+        state.ledger,
     )
+
+
+def _with_ledger(state: SessionState, ledger: Ledger) -> SessionState:
+    """``state`` one event later, with ``ledger``."""
+    return state._replace(version=state.version + 1, ledger=ledger)
 
 
 def _cleared(graph: Graph) -> Graph:

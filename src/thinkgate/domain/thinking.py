@@ -16,6 +16,12 @@ from typing import Any
 from thinkgate.domain.chain import canonical
 from thinkgate.domain.deliberation import GRAPH_COMMANDS, Answer, GraphCommand, decide_graph, digest
 from thinkgate.domain.events import Event, HistoryCleared, SessionCreated, ThoughtRecorded
+from thinkgate.domain.governance import (
+    GOVERNANCE_COMMANDS,
+    GovernanceCommand,
+    decide_governance,
+    governance_digest,
+)
 from thinkgate.domain.safety import scan_text
 from thinkgate.domain.state import SessionState, thought_id
 from thinkgate.errors import (
@@ -98,7 +104,7 @@ class ClearHistory:
     request_id: str | None = None
 
 
-Command = RecordThought | ClearHistory | GraphCommand
+Command = RecordThought | ClearHistory | GraphCommand | GovernanceCommand
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,8 @@ def decide(
     seen: tuple[int, str] | None = None,
     revised_text: str | None = None,
     texts: Mapping[str, str] | None = None,
+    calibration: Mapping[str, Any] | None = None,
+    constraints: tuple[str, ...] = (),
 ) -> Decision:
     """Decide ``command`` against ``state`` (None when the session does not exist yet).
 
@@ -129,6 +137,9 @@ def decide(
     argument digest (``CLEAR_DIGEST`` for a history clear). The caller looks it up, as it
     does ``revised_text``: the stored text of the thought a revision names (for feedback), and
     ``texts``: the texts of the nodes a graph command reads (``deliberation.text_needs``).
+    Governance commands also take ``calibration`` (the fitted calibration map of each
+    governance profile that has one: objects with ``apply`` and ``to_dict``) and
+    ``constraints`` (the deliberation's, for ``run_governance_pipeline``).
 
     Raises:
         InvalidInput: arguments out of range.
@@ -143,8 +154,10 @@ def decide(
             fingerprint = command.digest()
         elif isinstance(command, ClearHistory):
             fingerprint = CLEAR_DIGEST
+        elif type(command) in GOVERNANCE_COMMANDS:
+            fingerprint = governance_digest(command)  # type: ignore[arg-type]
         else:
-            fingerprint = digest(command)
+            fingerprint = digest(command)  # type: ignore[arg-type]  # the graph commands remain
         if seen[1] != fingerprint:
             raise IdempotencyConflict(
                 f"requestId {command.request_id!r} was already used for a different call; "
@@ -160,6 +173,18 @@ def decide(
             max_bytes=limits.max_thought_bytes,
             max_thoughts=limits.max_thoughts_per_session,
             texts=texts or {},
+        )
+        return Decision(events, answer=answer)
+    if type(command) in GOVERNANCE_COMMANDS:
+        events, answer = decide_governance(
+            state,
+            command,  # type: ignore[arg-type]
+            session_id=session_id,
+            max_bytes=limits.max_thought_bytes,
+            max_thoughts=limits.max_thoughts_per_session,
+            texts=texts or {},
+            calibrations=calibration or {},
+            constraints=constraints,
         )
         return Decision(events, answer=answer)
     prefix: tuple[Event, ...] = ()

@@ -28,8 +28,17 @@ from thinkgate.domain.events import (
     Event,
     GraphUpdated,
     HistoryCleared,
+    LedgerUpdated,
+    OutcomeRecorded,
     ThoughtRecorded,
     event_from_payload,
+)
+from thinkgate.domain.governance import (
+    GOVERNANCE_COMMANDS,
+    GovernanceCommand,
+    RunPipeline,
+    governance_op,
+    governance_text_needs,
 )
 from thinkgate.domain.ids import check_session_id
 from thinkgate.domain.state import SessionState, apply, thought_id
@@ -51,8 +60,8 @@ __all__ = ["Engine", "EngineConfig", "HistoryPage", "SessionPage", "utc_now"]
 
 log = logging.getLogger("thinkgate.engine")
 
-SNAPSHOT_FORMAT = 6  # 2: request ids moved to the store's index; 3: numbers map to seqs; 4: markers;
-# 5: numbers and seqs as parallel lists; 6: the thought graph (replaces markers)
+SNAPSHOT_FORMAT = 7  # 2: request ids moved to the store's index; 3: numbers map to seqs; 4: markers;
+# 5: numbers and seqs as parallel lists; 6: the thought graph (replaces markers); 7: the verification ledger
 CONFLICT_RETRIES = 8
 _COUNT_TTL = 10.0  # seconds a session count is reused for the session cap
 MAX_PAGE = 500
@@ -89,6 +98,11 @@ class EngineConfig:
     cache_max_sessions: int = 2048
     cache_max_bytes: int = 16 * 1024 * 1024
     snapshot_every: int = 256
+    # Evidence checks (verify_thoughts): roots when the client offers none (None: the working
+    # directory), programs a ``command`` item may run, and how long one may run.
+    evidence_roots: tuple[str, ...] | None = None
+    evidence_commands: frozenset[str] = frozenset()
+    evidence_timeout: float = 30.0
 
 
 @dataclass(slots=True)
@@ -159,6 +173,8 @@ class Engine:
         self._writer_idle.set()
         self._counted: tuple[int, float] | None = None  # sessions in the store, and when counted
         self._created = 0  # sessions this engine created since that count
+        # Fitted calibration maps by governance profile (refreshed by engine.governance).
+        self.calibrations: dict[str, Any] = {}
 
     async def start(self) -> None:
         await self.store.open()
@@ -200,6 +216,26 @@ class Engine:
         ):
             return dict(outcome.result)
         raise InvalidInput(f"requestId {command.request_id!r} was used for a different kind of call")
+
+    async def governance_command(self, session_id: str, command: GovernanceCommand) -> dict[str, Any]:
+        """Run one verification or governance command; its result (the first one again for a retry)."""
+        outcome = (await self.execute_many([(check_session_id(session_id), command)]))[0]
+        if isinstance(outcome, ThinkGateError):
+            raise outcome
+        if isinstance(outcome, Answer):
+            return dict(outcome.result)
+        op = governance_op(command)
+        if (isinstance(outcome, LedgerUpdated) and outcome.op == op) or (
+            isinstance(outcome, OutcomeRecorded) and op == "record_outcome"
+        ):
+            return dict(outcome.result)
+        raise InvalidInput(f"requestId {command.request_id!r} was used for a different kind of call")
+
+    async def outcomes(self) -> list[dict[str, Any]]:
+        """Every recorded outcome of every session (for calibration), oldest session first."""
+        from thinkgate.engine.governance import outcomes
+
+        return await outcomes(self)
 
     async def graph_view(self, session_id: str) -> dict[str, Any]:
         """The session's thought graph (nodes with texts, edges, frontier) as JSON-safe data."""
@@ -413,7 +449,17 @@ class Engine:
             needed = (
                 await self._node_texts(session_id, state, text_needs(state, command), texts)  # type: ignore[arg-type]
                 if type(command) in GRAPH_COMMANDS and seen is None
+                else await self._node_texts(
+                    session_id,
+                    state,
+                    governance_text_needs(state, command),  # type: ignore[arg-type]
+                    texts,
+                )
+                if type(command) in GOVERNANCE_COMMANDS and seen is None
                 else None
+            )
+            constraints = (
+                await self._constraints(session_id, state) if type(command) is RunPipeline and seen is None else ()
             )
             try:
                 decision: Decision = decide(
@@ -425,6 +471,8 @@ class Engine:
                     seen=seen,
                     revised_text=revised,
                     texts=needed,
+                    calibration=self.calibrations,
+                    constraints=constraints,
                 )
             except ThinkGateError as exc:
                 call.outcome = exc  # rejected before anything was written (decide is pure)
@@ -461,6 +509,19 @@ class Engine:
             return None
         assert state is not None  # events were decided, so the session exists
         return _Plan(session_id, base.version if base is not None else 0, state, new_events)
+
+    async def _constraints(self, session_id: str, state: SessionState | None) -> tuple[str, ...]:
+        """The deliberation's constraints (kept in its ``deliberation_started`` event)."""
+        deliberation = state.graph.deliberation if state is not None else None
+        if state is None or deliberation is None:
+            return ()
+        root = state.graph.nodes.get(deliberation.root_id)
+        if root is None:
+            return ()
+        rows = await self.store.read(session_id, root.version, limit=1)
+        if not rows or rows[0].type != DeliberationStarted.TYPE:
+            return ()
+        return tuple(str(c) for c in rows[0].data().get("constraints", ()))
 
     async def _revised_text(
         self, session_id: str, state: SessionState | None, command: Command, batch_texts: dict[str, str]
