@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from thinkgate.evidence.base import CheckContext, Checker, CheckResult
 from thinkgate.evidence.calc import check_calc
-from thinkgate.evidence.check import CHECKERS, check_evidence, check_text, check_url
+from thinkgate.evidence.check import check_evidence, check_text, check_url
 from thinkgate.evidence.commands import check_command
 from thinkgate.evidence.files import check_file
-from thinkgate.evidence.roots import ENV_VAR, evidence_roots
+from thinkgate.evidence.roots import evidence_roots
 
 __all__ = [
-    "CHECKERS",
-    "ENV_VAR",
     "CheckContext",
     "CheckResult",
     "Checker",

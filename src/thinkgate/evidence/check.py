@@ -87,7 +87,8 @@ async def check_evidence(item: Mapping[str, Any], ctx: CheckContext) -> CheckRes
         if checker is None:
             kinds = ", ".join(sorted(CHECKERS))
             return failed(f"malformed evidence: 'kind' must be one of {kinds}", UNKNOWN_GROUP)
-        if item.get("stance") not in STANCES:
+        stance = item.get("stance")
+        if not isinstance(stance, str) or stance not in STANCES:
             return failed("malformed evidence: 'stance' must be supports or refutes", UNKNOWN_GROUP)
         return await checker(item, ctx)
     except Exception as exc:
