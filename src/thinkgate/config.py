@@ -27,7 +27,8 @@ ENV_VARS: dict[str, str] = {
     "THINKGATE_CACHE_SESSIONS": "hot session states kept in memory (default 2048)",
     "THINKGATE_CACHE_MB": "memory budget of the hot-session cache in MiB (default 16)",
     "THINKGATE_FAST_PATH": "0 sends every stdio message through the MCP SDK instead of the fast path (diagnosis)",
-    "THINKGATE_TOOLSETS": "comma-separated toolsets to list: core (always on), graph, sot, or all (default core,graph)",
+    "THINKGATE_TOOLSETS": "comma-separated toolsets to list: core (always on), graph, sot, governance, or all "
+    "(default core,graph,governance)",
     "THINKGATE_HTTP_HOST": "address `serve --http` listens on (default 127.0.0.1; anything else needs a token)",
     "THINKGATE_HTTP_PORT": "port `serve --http` listens on (default 8765; 0 picks a free one)",
     "THINKGATE_ALLOWED_HOSTS": "comma-separated extra Host header names `serve --http` accepts (DNS-rebinding check)",
@@ -36,6 +37,10 @@ ENV_VARS: dict[str, str] = {
     "THINKGATE_TOKEN_FILE": "file holding that token (first line)",
     "THINKGATE_SESSION_IDLE_DAYS": "`serve --http` deletes sessions idle this many days, hourly (default 0: keep all)",
     "THINKGATE_HTTP_LIST_SESSIONS": "1 lets HTTP clients list every stored session (off: list_sessions is refused)",
+    "THINKGATE_EVIDENCE_ROOTS": "directories file evidence may be read from, separated by the OS path separator, when "
+    "the client offers no MCP roots (default: the working directory)",
+    "THINKGATE_EVIDENCE_COMMANDS": "comma-separated program names command evidence may run (default: none)",
+    "THINKGATE_EVIDENCE_TIMEOUT": "seconds one evidence command may run (default 30)",
 }
 
 
@@ -54,6 +59,20 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int = 1) -> int:
 
 def _list(raw: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+def _roots(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None or not raw.strip():
+        return None
+    return tuple(part for part in raw.split(os.pathsep) if part.strip())
+
+
+def _programs(raw: str | None) -> frozenset[str]:
+    names = _list(raw)
+    for name in names:
+        if "/" in name or "\\" in name or name in (".", ".."):
+            raise ConfigError(f"THINKGATE_EVIDENCE_COMMANDS takes program names, not paths: {name!r}")
+    return frozenset(names)
 
 
 MIN_TOKEN_CHARS = 16
@@ -115,6 +134,9 @@ class Settings:
             max_sessions=_int(env, "THINKGATE_MAX_SESSIONS", 100_000),
             cache_max_sessions=_int(env, "THINKGATE_CACHE_SESSIONS", 2048),
             cache_max_bytes=_int(env, "THINKGATE_CACHE_MB", 16) * 1024 * 1024,
+            evidence_roots=_roots(env.get("THINKGATE_EVIDENCE_ROOTS")),
+            evidence_commands=_programs(env.get("THINKGATE_EVIDENCE_COMMANDS")),
+            evidence_timeout=float(_int(env, "THINKGATE_EVIDENCE_TIMEOUT", 30)),
         )
         settings = cls(
             store_url=env.get("THINKGATE_STORE") or None,

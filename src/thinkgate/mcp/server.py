@@ -28,6 +28,7 @@ from thinkgate.errors import InternalError, InvalidInput, SessionNotFound, Think
 from thinkgate.mcp import texts
 from thinkgate.mcp.coerce import js_bool, js_int, optional
 from thinkgate.mcp.connection import DefaultSessions
+from thinkgate.mcp.governance_tools import register_governance
 from thinkgate.mcp.graph_tools import register_graph
 from thinkgate.mcp.toolsets import DEFAULT_TOOLSETS, TOOLSETS, tools_of
 
@@ -401,4 +402,5 @@ def build_server(
         return texts.GUIDANCE
 
     register_graph(server, engine, defaults, resolve, enabled)
+    register_governance(server, engine, defaults, resolve, enabled)
     return server

@@ -25,8 +25,20 @@ TOOLSETS: dict[str, tuple[str, ...]] = {
         "refine_thoughts",
     ),
     "sot": ("start_skeleton_of_thought", "run_skeleton_elaboration"),
+    "governance": (
+        "verify_thoughts",
+        "add_evidence",
+        "set_verification_policy",
+        "record_assumption",
+        "set_assumption_status",
+        "run_reasoning_checkpoint",
+        "converge_reasoning",
+        "consensus_answer",
+        "run_governance_pipeline",
+        "record_outcome",
+    ),
 }
-DEFAULT_TOOLSETS: frozenset[str] = frozenset({"core", "graph"})
+DEFAULT_TOOLSETS: frozenset[str] = frozenset({"core", "graph", "governance"})
 
 
 def parse_toolsets(spec: str | None) -> frozenset[str]:
