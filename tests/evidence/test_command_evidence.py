@@ -251,3 +251,28 @@ async def test_malformed_commands_fail_without_running(root: Path, fields: dict[
     assert result.check == "failed"
     assert result.reason.startswith("malformed evidence:")
     assert "exitCode" not in result.details
+
+
+# Marks itself running, waits, reports how many are running, unmarks itself.
+COUNTER = """
+import glob, os, time
+mine = f"running-{os.getpid()}"
+open(mine, "w").close()
+time.sleep(0.3)
+print(len(glob.glob("running-*")))
+os.remove(mine)
+"""
+
+
+async def test_at_most_four_commands_run_at_once(root: Path, path_with_python: None) -> None:
+    ctx = context(root, "python3")
+    results = []
+
+    async def run_one() -> None:
+        results.append(await check_command(command("python3", "-c", COUNTER), ctx))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(run_one)
+    assert [r.check for r in results] == ["passed"] * 8
+    assert max(int(r.details["output"]) for r in results) <= 4
