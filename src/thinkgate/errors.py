@@ -10,6 +10,7 @@ these at the adapter boundary (``raise ... from exc``).
     │   ├── ThoughtTooLong              THOUGHT_TOO_LONG   thought over the length cap
     │   └── UnknownTool                 UNKNOWN_TOOL       no tool has that name
     ├── UnknownReference                UNKNOWN_THOUGHT    names a thought that does not exist
+    │   └── UnknownRecord               UNKNOWN_REFERENCE  names a claim, assumption or decision that does not exist
     ├── CycleRefused                    CYCLE_REFUSED      a depends_on/refines edge would close a cycle
     ├── NodeInactive                    NODE_PRUNED        the node was pruned; it cannot grow or be linked
     ├── ModelUnavailable                MODEL_UNAVAILABLE  model-backed generation has no provider configured
@@ -50,6 +51,7 @@ __all__ = [
     "StoreUnavailable",
     "ThinkGateError",
     "ThoughtTooLong",
+    "UnknownRecord",
     "UnknownReference",
     "UnknownTool",
     "VersionConflict",
@@ -98,6 +100,12 @@ class UnknownReference(ThinkGateError):
     """A command names a thought that does not exist in its session."""
 
     code = "UNKNOWN_THOUGHT"
+
+
+class UnknownRecord(UnknownReference):
+    """A command names a claim, assumption or decision that does not exist in its session."""
+
+    code = "UNKNOWN_REFERENCE"
 
 
 class CycleRefused(ThinkGateError):

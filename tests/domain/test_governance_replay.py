@@ -391,12 +391,6 @@ def test_a_convergence_decision_describes_the_session_before_its_convergence_nod
     assert recorded_route(written, route)["factors"]["branches"] == 1.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: record_outcome checks 'already has an outcome' only against the latest 256 outcomes kept in "
-    "the state, while the decision can still be among the latest 256 decisions: a second outcome is accepted "
-    "and calibration counts the decision twice",
-)
 def test_a_decision_never_gets_a_second_outcome_however_many_outcomes_follow() -> None:
     state = replay(decide(None, StartDeliberation("g"), session_id="s", now=NOW, limits=LIMITS).events)
 

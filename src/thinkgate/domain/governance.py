@@ -19,10 +19,10 @@ from thinkgate.domain.deliberation import Answer, _check_growth, _Ctx, _depth, _
 from thinkgate.domain.events import Event, GraphUpdated, LedgerUpdated, OutcomeRecorded
 from thinkgate.domain.graph import Graph
 from thinkgate.domain.pipeline import GOVERNANCE_PROFILES, STAGE_ORDER, STAGES, stage_finding
-from thinkgate.domain.route import claim_policy, route_decision
+from thinkgate.domain.route import claim_policy, evaluation_failed, route_decision
 from thinkgate.domain.state import SessionState, apply
 from thinkgate.domain.verification import CRITICALITIES, EVIDENCE_KINDS, Policy, claim_verdict, counts
-from thinkgate.errors import InvalidInput, LimitExceeded, SessionNotFound, UnknownReference
+from thinkgate.errors import InvalidInput, LimitExceeded, SessionNotFound, UnknownRecord
 
 __all__ = [
     "ASSUMPTION_STATUSES",
@@ -66,7 +66,7 @@ class ClaimIn:
     """One claim as given to ``verify_thoughts`` (evidence items as on the wire)."""
 
     text: str
-    criticality: str = "medium"
+    criticality: str | None = None  # None: medium for a new claim; an existing claim keeps its own
     claim_id: str | None = None
     thought_ids: tuple[str, ...] = ()
     evidence: tuple[Mapping[str, Any], ...] = ()
@@ -252,9 +252,13 @@ class _Gov:
 
     def route(self, state: SessionState, profile: str) -> dict[str, Any]:
         fitted = self.calibrations.get(profile)
+        try:
+            policy = session_policy(state)
+        except Exception as exc:  # a ledger that cannot be read blocks; it never passes
+            return evaluation_failed(exc, Policy(), profile)
         return route_decision(
             state,
-            policy=session_policy(state),
+            policy=policy,
             profile=profile,
             calibrate=fitted.apply if fitted is not None else None,
             calibration=fitted.to_dict() if fitted is not None else None,
@@ -401,7 +405,10 @@ def _verify(gov: _Gov, cmd: VerifyClaims) -> tuple[Event, ...]:
         len(c.evidence) != len(k) for c, k in zip(cmd.claims, cmd.checks, strict=False)
     ):
         raise InvalidInput("every evidence item needs its check result")
-    override = Policy().updated(dict(cmd.policy)).to_wire() if cmd.policy is not None else None
+    override: dict[str, Any] | None = None
+    if cmd.policy is not None:
+        session_policy(state).updated(dict(cmd.policy))  # validates the changes
+        override = dict(cmd.policy)  # only the changes: the rest follows the session's policy
     changed: dict[str, dict[str, Any]] = {}
     claim_count, evidence_count = ledger.claim_count, ledger.evidence_count
     for claim_in, checks in zip(cmd.claims, cmd.checks, strict=True):
@@ -423,7 +430,10 @@ def _verify(gov: _Gov, cmd: VerifyClaims) -> tuple[Event, ...]:
             record = dict(existing)
             record["evidence"] = list(existing["evidence"])
         record["text"] = gov.ctx.clean("claim text", claim_in.text)
-        record["criticality"] = _criticality(claim_in.criticality)
+        if claim_in.criticality is not None:
+            record["criticality"] = _criticality(claim_in.criticality)
+        else:
+            record.setdefault("criticality", "medium")  # an existing claim keeps its criticality
         record["thoughtIds"] = _thoughts(gov, claim_in.thought_ids) or list(record.get("thoughtIds", []))
         if override is not None:
             record["policy"] = override
@@ -436,7 +446,7 @@ def _verify(gov: _Gov, cmd: VerifyClaims) -> tuple[Event, ...]:
     for claim_id, evidence_id, check in cmd.rechecks:
         base = changed.get(claim_id) or ledger.claims.get(claim_id)
         if base is None:
-            raise UnknownReference(f"claimId {claim_id!r} names no claim of this session")
+            raise UnknownRecord(f"claimId {claim_id!r} names no claim of this session")
         record = dict(base)
         items = []
         for item in base["evidence"]:
@@ -479,7 +489,7 @@ def _add_evidence(gov: _Gov, cmd: AddEvidence) -> tuple[Event, ...]:
     state = gov.state
     claim = state.ledger.claims.get(cmd.claim_id)
     if claim is None:
-        raise UnknownReference(f"claimId {cmd.claim_id!r} names no claim of this session; {_known_claims(state)}")
+        raise UnknownRecord(f"claimId {cmd.claim_id!r} names no claim of this session; {_known_claims(state)}")
     if not cmd.evidence:
         raise InvalidInput("evidence must not be empty")
     if len(cmd.checks) != len(cmd.evidence):
@@ -569,7 +579,7 @@ def _set_assumption_status(gov: _Gov, cmd: SetAssumptionStatus) -> tuple[Event, 
     record = gov.state.ledger.assumptions.get(cmd.assumption_id)
     if record is None:
         known = ", ".join(str(a["id"]) for a in gov.state.ledger.ordered_assumptions()[:20]) or "none yet"
-        raise UnknownReference(f"assumptionId {cmd.assumption_id!r} names no assumption (known: {known})")
+        raise UnknownRecord(f"assumptionId {cmd.assumption_id!r} names no assumption (known: {known})")
     status = _status(cmd.status)
     note = gov.ctx.clean("note", cmd.note, required=False) if cmd.note else None
     history = [*record.get("history", ()), {"from": record["status"], "to": status, "note": note}]
@@ -808,7 +818,7 @@ def _outcome(gov: _Gov, cmd: RecordOutcome) -> tuple[Event, ...]:
         raise InvalidInput("outcome must be success, failure or a score from 0 to 1")
     if cmd.decision_id is None:
         if not ledger.decisions:
-            raise UnknownReference(
+            raise UnknownRecord(
                 "this session has no recorded decision yet (consensus_answer, converge_reasoning, "
                 "run_reasoning_checkpoint and run_governance_pipeline record one)"
             )
@@ -817,11 +827,11 @@ def _outcome(gov: _Gov, cmd: RecordOutcome) -> tuple[Event, ...]:
         found = ledger.decision(cmd.decision_id)
         if found is None:
             kept = ", ".join(str(d["decisionId"]) for d in ledger.decisions[-10:]) or "none"
-            raise UnknownReference(f"decisionId {cmd.decision_id!r} names no recorded decision (latest: {kept})")
+            raise UnknownRecord(f"decisionId {cmd.decision_id!r} names no recorded decision (latest: {kept})")
         record = found
     decision_id = str(record["decisionId"])
-    if any(o["decisionId"] == decision_id for o in ledger.outcomes):
-        raise InvalidInput(f"decision {decision_id} already has an outcome")
+    if record.get("outcome") is not None:
+        raise InvalidInput(f"decision {decision_id} already has an outcome ({record['outcome']})")
     route = record["route"]
     outcome = {
         "decisionId": decision_id,

@@ -145,6 +145,11 @@ class Ledger(NamedTuple):
         outcomes, outcome_count = self.outcomes, self.outcome_count
         if outcome is not None:
             outcomes, outcome_count = (*outcomes, outcome)[-KEPT:], outcome_count + 1
+            # The decision remembers its outcome (one outcome per decision, however many follow).
+            decisions = tuple(
+                {**d, "outcome": outcome["outcome"]} if d["decisionId"] == outcome["decisionId"] else d
+                for d in decisions
+            )
         return Ledger(
             claim_map,
             claim_count,

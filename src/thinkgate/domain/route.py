@@ -29,6 +29,7 @@ evaluating (always: an exception is a gap, never a pass).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "band",
     "claim_strength",
     "confidence_factors",
+    "evaluation_failed",
     "route_decision",
 ]
 
@@ -68,6 +70,16 @@ ASSUMPTION_FACTORS: dict[str, dict[str, float]] = {
     "invalidated": {"critical": 0.30, "high": 0.40, "medium": 0.70, "low": 0.85},
 }
 DIGITS = 4
+_SCALE = 10**DIGITS
+
+
+def _down(value: float) -> float:
+    """``value`` cut to ``DIGITS`` decimals, rounding down (monotone, and never up into a higher band).
+
+    The tiny tolerance keeps values such as 0.95 (stored as 0.94999…) at their decimal value.
+    """
+    return float(math.floor(value * _SCALE + 1e-9) / _SCALE)
+
 
 Calibrate = Callable[[float], float]
 
@@ -133,12 +145,12 @@ def confidence_factors(state: SessionState, policy: Policy, profile: str) -> dic
     factor = float(GOVERNANCE_PROFILES[profile]["confidenceFactor"])
     raw = claims * assumptions * conflicts * branches * factor
     return {
-        "claims": round(claims, DIGITS),
-        "assumptions": round(assumptions, DIGITS),
-        "conflicts": round(conflicts, DIGITS),
-        "branches": round(branches, DIGITS),
+        "claims": _down(claims),
+        "assumptions": _down(assumptions),
+        "conflicts": _down(conflicts),
+        "branches": _down(branches),
         "profile": factor,
-        "raw": round(min(1.0, max(0.0, raw)), DIGITS),
+        "raw": _down(min(1.0, max(0.0, raw))),
     }
 
 
@@ -158,22 +170,25 @@ def route_decision(
     try:
         return _decide(state, policy, profile, calibrate, calibration)
     except Exception as exc:  # fail closed: an error while evaluating is a gap, never a pass
-        return {
-            "decision": "blocked",
-            "confidence": 0.0,
-            "rawConfidence": 0.0,
-            "rationale": f"blocked: the decision could not be evaluated ({type(exc).__name__})",
-            "blockingGaps": [
-                {"kind": "evaluation_error", "id": None, "reason": f"{type(exc).__name__} while evaluating"}
-            ],
-            "openIssues": [],
-            "factors": {},
-            "claims": {},
-            "claimStatuses": [],
-            "policy": policy.to_wire(),
-            "profile": profile,
-            "calibration": {"applied": False},
-        }
+        return evaluation_failed(exc, policy, profile)
+
+
+def evaluation_failed(exc: Exception, policy: Policy, profile: str) -> dict[str, Any]:
+    """The ``blocked`` decision for an error raised while evaluating a session."""
+    return {
+        "decision": "blocked",
+        "confidence": 0.0,
+        "rawConfidence": 0.0,
+        "rationale": f"blocked: the decision could not be evaluated ({type(exc).__name__})",
+        "blockingGaps": [{"kind": "evaluation_error", "id": None, "reason": f"{type(exc).__name__} while evaluating"}],
+        "openIssues": [],
+        "factors": {},
+        "claims": {},
+        "claimStatuses": [],
+        "policy": policy.to_wire(),
+        "profile": profile,
+        "calibration": {"applied": False},
+    }
 
 
 def _decide(
@@ -218,7 +233,7 @@ def _decide(
             "id": claim["id"],
             "criticality": criticality,
             "status": verdict.status,
-            "reason": f"{criticality} claim is {verdict.status}: {verdict.reason}",
+            "reason": f"{criticality} claim {claim['id']} is {verdict.status}: {verdict.reason}",
         }
         (gaps if criticality == "critical" and judged.fail_closed else issues).append(entry)
     for record in ledger.ordered_assumptions():
@@ -230,7 +245,7 @@ def _decide(
             "id": record["id"],
             "criticality": criticality,
             "status": status,
-            "reason": f"{criticality} assumption is {status}",
+            "reason": f"{criticality} assumption {record['id']} is {status}",
         }
         blocking = criticality in ("critical", "high") and policy.fail_closed
         (gaps if blocking else issues).append(entry)
@@ -246,7 +261,7 @@ def _decide(
     factors = confidence_factors(state, policy, profile)
     raw = factors["raw"]
     applied = calibrate is not None
-    confidence = round(min(1.0, max(0.0, calibrate(raw))), DIGITS) if calibrate is not None else raw
+    confidence = _down(min(1.0, max(0.0, calibrate(raw)))) if calibrate is not None else raw
     decision = "blocked" if gaps else band(confidence)
     return {
         "decision": decision,

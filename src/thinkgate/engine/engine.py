@@ -175,6 +175,7 @@ class Engine:
         self._created = 0  # sessions this engine created since that count
         # Fitted calibration maps by governance profile (refreshed by engine.governance).
         self.calibrations: dict[str, Any] = {}
+        self.calibrated_at: float | None = None  # time.monotonic() of their last fit
 
     async def start(self) -> None:
         await self.store.open()

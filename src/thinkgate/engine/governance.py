@@ -30,9 +30,9 @@ from thinkgate.domain.governance import (
     session_profile,
 )
 from thinkgate.domain.pipeline import GOVERNANCE_PROFILES, STAGES
-from thinkgate.domain.route import ASSUMPTION_FACTORS, BANDS, route_decision
+from thinkgate.domain.route import ASSUMPTION_FACTORS, BANDS, evaluation_failed, route_decision
 from thinkgate.domain.verification import DEFAULT_POLICY, POLICY_RANGES
-from thinkgate.errors import SessionNotFound
+from thinkgate.errors import SessionNotFound, UnknownRecord
 from thinkgate.evidence import CheckContext, check_evidence, evidence_roots
 
 if TYPE_CHECKING:
@@ -96,13 +96,10 @@ async def outcomes(engine: Engine) -> list[dict[str, Any]]:
         after = (rows[-1].session_id, rows[-1].version)
 
 
-_refreshed: dict[int, float] = {}  # id(engine) -> monotonic time of its last refresh
-
-
 async def refresh_calibration(engine: Engine, *, force: bool = False) -> None:
     """Fit the calibration maps again when they are older than ``CALIBRATION_TTL`` (or ``force``)."""
     now = time.monotonic()
-    last = _refreshed.get(id(engine))
+    last = engine.calibrated_at
     if not force and last is not None and now - last < CALIBRATION_TTL:
         return
     records = await outcomes(engine)
@@ -112,7 +109,7 @@ async def refresh_calibration(engine: Engine, *, force: bool = False) -> None:
         if chosen is not None:
             fitted[profile] = chosen
     engine.calibrations = fitted
-    _refreshed[id(engine)] = now
+    engine.calibrated_at = now
 
 
 def check_context(engine: Engine, client_roots: Sequence[str] | None) -> CheckContext:
@@ -152,6 +149,7 @@ async def verify_claims(
     client_roots: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """``verify_thoughts``: check every new evidence item (and, with ``recheck``, the stored ones), then record."""
+    await _existing(engine, session_id)  # before any check runs: nothing is run for a refused call
     ctx = check_context(engine, client_roots)
     checks = []
     for claim in claims:
@@ -185,6 +183,10 @@ async def add_evidence(
     client_roots: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """``add_evidence``: check the new items, then append them to the claim."""
+    state = await _existing(engine, session_id)
+    if claim_id not in state.ledger.claims:  # refused before any check runs (the command re-checks)
+        known = ", ".join(str(c["id"]) for c in state.ledger.ordered_claims()[:20]) or "none yet"
+        raise UnknownRecord(f"claimId {claim_id!r} names no claim of this session (its claims: {known})")
     checks = await run_checks(evidence, check_context(engine, client_roots))
     command = AddEvidence(claim_id=claim_id, evidence=tuple(evidence), request_id=request_id, checks=tuple(checks))
     return await run_governance(engine, session_id, command)
@@ -222,9 +224,13 @@ async def route_view(engine: Engine, session_id: str, profile: str | None = None
     state = await _existing(engine, session_id)
     chosen = session_profile(state, profile)
     fitted = engine.calibrations.get(chosen)
+    try:
+        policy = session_policy(state)
+    except Exception as exc:  # fail closed
+        return {"sessionId": session_id, **evaluation_failed(exc, DEFAULT_POLICY, chosen)}
     route = route_decision(
         state,
-        policy=session_policy(state),
+        policy=policy,
         profile=chosen,
         calibrate=fitted.apply if fitted is not None else None,
         calibration=fitted.to_dict() if fitted is not None else None,

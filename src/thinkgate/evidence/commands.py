@@ -117,8 +117,12 @@ async def check_command(item: Mapping[str, Any], ctx: CheckContext) -> CheckResu
     if located is None:
         return not_checked("the working directory is outside the allowed roots", group)
     cwd = located[0]
-    if not cwd.is_dir():
-        return failed("the working directory does not exist", group, {"cwd": str(cwd)})
+    try:
+        usable = cwd.is_dir()
+    except OSError:  # e.g. a name too long for the file system (Python 3.11 raises here)
+        usable = False
+    if not usable:
+        return failed("the working directory does not exist or cannot be used", group, {"cwd": str(cwd)})
     env = scrubbed_env(cwd)
     executable = shutil.which(program, path=env["PATH"])
     if executable is None:

@@ -39,12 +39,20 @@ def file_group(path: Path, root: Path) -> str:
     top: Path | None = None
     directory = path.parent if path != root else path
     while True:
-        if (directory / ".git").exists():
+        if _exists(directory / ".git"):
             top = directory
         if directory in (root, directory.parent):
             break
         directory = directory.parent
     return f"repo:{top}" if top is not None else f"root:{root}"
+
+
+def _exists(path: Path) -> bool:
+    # Path.exists raises for some names on Python 3.11 (ENAMETOOLONG, ELOOP): not a repository.
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 @cache

@@ -78,7 +78,8 @@ class EvidenceIn(BaseModel):
     lines: str | None = Field(default=None, max_length=40, description='file: "12" or "12-18"')
     quote: str | None = Field(default=None, max_length=100_000, description="file: text in those lines")
     expression: str | None = Field(default=None, max_length=1000, description="calc: arithmetic expression")
-    expected: str | float | bool | None = Field(default=None, description="calc: expected value")
+    # int before float: a JSON integer stays exact (2**60 + 1 as a float is off by 23).
+    expected: bool | int | float | str | None = Field(default=None, description="calc: expected value")
     argv: list[Annotated[str, Field(max_length=8192)]] | None = Field(
         default=None, max_length=256, description="command: program and arguments"
     )
@@ -105,7 +106,7 @@ class ClaimModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     text: str = Field(max_length=100_000, description="The claim, one checkable sentence")
-    criticality: Criticality = "medium"
+    criticality: Criticality | None = Field(default=None, description="Default medium; a reused claimId keeps its own")
     claimId: str | None = Field(default=None, description="Your id (default c1, c2, …); reuse it to add to a claim")
     thoughtIds: list[NodeId] | None = Field(default=None, max_length=64, description="Thoughts it supports")
     evidence: list[EvidenceIn] = Field(default_factory=list, max_length=64)
