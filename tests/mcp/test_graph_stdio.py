@@ -20,6 +20,7 @@ import anyio
 import pytest
 
 from mcp import Client, MCPError, StdioServerParameters
+from thinkgate.mcp.toolsets import TOOLSETS
 
 _HERE = Path(__file__).resolve().parent
 if str(_HERE) not in sys.path:
@@ -43,6 +44,7 @@ GRAPH_TOOLS = {
 }
 SOT_TOOLS = {"start_skeleton_of_thought", "run_skeleton_elaboration"}
 CORE_TOOLS = {"sequentialthinking", "get_thinking_history", "list_sessions", "clear_thinking_history"}
+GOVERNANCE_TOOLS = set(TOOLSETS["governance"])
 TIMEOUT = 60.0
 TS_SCRIPT = _HERE / "ts_graph_check.mjs"
 
@@ -108,7 +110,7 @@ async def test_a_deliberation_survives_a_restart_and_the_cli_sees_the_same_graph
     with anyio.fail_after(TIMEOUT):
         async with Client(params(db, "--toolsets", "all"), read_timeout_seconds=30, **kwargs) as client:
             names = {t.name for t in (await client.list_tools()).tools}
-            assert names == CORE_TOOLS | GRAPH_TOOLS | SOT_TOOLS
+            assert names == CORE_TOOLS | GRAPH_TOOLS | SOT_TOOLS | GOVERNANCE_TOOLS
             opened = await ok(
                 client, "start_deliberation", {"goal": GOAL, "mode": "explore", "limits": {"max_depth": 99}}
             )
@@ -204,7 +206,7 @@ async def test_the_toolsets_env_variable_chooses_the_listed_tools(tmp_path: Path
         async with Client(params(tmp_path / "t.db"), mode="legacy") as client:
             default = {t.name for t in (await client.list_tools()).tools}
     assert names == CORE_TOOLS | SOT_TOOLS
-    assert default == CORE_TOOLS | GRAPH_TOOLS
+    assert default == CORE_TOOLS | GRAPH_TOOLS | GOVERNANCE_TOOLS
 
 
 @pytest.mark.parametrize(
@@ -257,7 +259,7 @@ def test_a_typescript_sdk_client_deliberates_over_stdio(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out["tools"]) == CORE_TOOLS | GRAPH_TOOLS | SOT_TOOLS
+    assert set(out["tools"]) == CORE_TOOLS | GRAPH_TOOLS | SOT_TOOLS | GOVERNANCE_TOOLS
     opened, added, linked, cycle, scored, merged, gate = out["results"]
     assert not opened["isError"] and opened["structured"]["rootNode"]["id"] == "t1"
     assert added["structured"]["node"]["id"] == "t2"

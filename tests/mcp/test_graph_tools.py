@@ -143,12 +143,12 @@ async def start(c: Client, **kw: Any) -> Delib:
 # -- the tool surface ---------------------------------------------------------------------------
 
 
-async def test_default_toolsets_list_core_and_graph_but_not_sot(engine: Engine) -> None:
+async def test_default_toolsets_list_core_graph_and_governance_but_not_sot(engine: Engine) -> None:
     async with Client(build_server(engine), mode="legacy") as c:
         names = {t.name for t in (await c.list_tools()).tools}
-    assert names == set(TOOLSETS["core"]) | set(TOOLSETS["graph"])
+    assert names == set(TOOLSETS["core"]) | set(TOOLSETS["graph"]) | set(TOOLSETS["governance"])
     assert not names & set(TOOLSETS["sot"])
-    assert frozenset({"core", "graph"}) == DEFAULT_TOOLSETS
+    assert frozenset({"core", "graph", "governance"}) == DEFAULT_TOOLSETS
 
 
 async def test_the_sot_toolset_adds_the_two_skeleton_tools(client: Client) -> None:
@@ -166,11 +166,11 @@ async def test_a_tool_outside_the_enabled_toolsets_is_an_unknown_tool(engine: En
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        (None, {"core", "graph"}),
-        ("", {"core", "graph"}),
+        (None, {"core", "graph", "governance"}),
+        ("", {"core", "graph", "governance"}),
         ("sot", {"core", "sot"}),
         ("graph, SOT", {"core", "graph", "sot"}),
-        ("all", {"core", "graph", "sot"}),
+        ("all", {"core", "graph", "sot", "governance"}),
         ("core", {"core"}),
     ],
 )

@@ -70,7 +70,7 @@ async def test_tools_are_listed_with_honest_annotations(client: Client) -> None:
         "get_thinking_history",
         "list_sessions",
         "clear_thinking_history",
-    } | set(TOOLSETS["graph"])
+    } | set(TOOLSETS["graph"]) | set(TOOLSETS["governance"])
     for name in TOOLSETS["graph"]:  # every deliberation tool writes to the session's log
         ann = tools[name].annotations
         assert ann is not None and ann.read_only_hint is False and ann.destructive_hint is False
@@ -254,6 +254,9 @@ async def test_guidance_prompt(client: Client) -> None:
         "sequential-thinking-guidance",
         "tot-planner-guidance",
         "diverse-lens-pack",
+        "verification-pack",
+        "triangulation-pack",
+        "decision-routing-pack",
     ]
     prompt = await client.get_prompt("sequential-thinking-guidance", {})
     assert "revise" in prompt.messages[0].content.text

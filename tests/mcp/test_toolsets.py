@@ -33,7 +33,7 @@ def listed(toolsets: frozenset[str]) -> dict[str, bytes]:
 
 
 def test_parse_toolsets() -> None:
-    assert parse_toolsets(None) == parse_toolsets("") == DEFAULT_TOOLSETS == {"core", "graph"}
+    assert parse_toolsets(None) == parse_toolsets("") == DEFAULT_TOOLSETS == {"core", "graph", "governance"}
     assert parse_toolsets("sot") == {"core", "sot"}  # core is always on
     assert parse_toolsets(" Graph , SOT ") == {"core", "graph", "sot"}
     assert parse_toolsets("all") == set(TOOLSETS)
@@ -46,7 +46,9 @@ def test_parse_toolsets() -> None:
 def test_each_toolset_lists_its_tools_and_the_readme_states_their_size() -> None:
     every = listed(frozenset(TOOLSETS))
     assert set(every) == {name for names in TOOLSETS.values() for name in names}
-    assert set(listed(DEFAULT_TOOLSETS)) == set(TOOLSETS["core"]) | set(TOOLSETS["graph"])
+    assert set(listed(DEFAULT_TOOLSETS)) == set(TOOLSETS["core"]) | set(TOOLSETS["graph"]) | set(
+        TOOLSETS["governance"]
+    )
     assert set(listed(frozenset({"core"}))) == set(TOOLSETS["core"])
     for name, tools in TOOLSETS.items():
         size_kb = sum(len(every[t]) for t in tools) / 1000
@@ -121,7 +123,7 @@ def tools_over_stdio(*args: str, env: dict[str, str] | None = None) -> set[str]:
 
 
 def test_serve_lists_the_chosen_toolsets_over_stdio() -> None:
-    default = set(TOOLSETS["core"]) | set(TOOLSETS["graph"])
+    default = set(TOOLSETS["core"]) | set(TOOLSETS["graph"]) | set(TOOLSETS["governance"])
     assert tools_over_stdio() == default
     assert tools_over_stdio("--toolsets", "all") == {n for names in TOOLSETS.values() for n in names}
     assert tools_over_stdio(env={"THINKGATE_TOOLSETS": "sot"}) == set(TOOLSETS["core"]) | set(TOOLSETS["sot"])

@@ -31,7 +31,7 @@ def test_typescript_sdk_client_drives_thinkgate_over_stdio(tmp_path: Path) -> No
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["tools"] == sorted(TOOLSETS["core"] + TOOLSETS["graph"])  # the default toolsets
+    assert out["tools"] == sorted(TOOLSETS["core"] + TOOLSETS["graph"] + TOOLSETS["governance"])  # the defaults
     assert out["annotations"]["readOnlyHint"] is False and out["annotations"]["idempotentHint"] is False
     assert out["hasOutputSchema"]
     ok, coerced, branch, bad, done = out["results"]

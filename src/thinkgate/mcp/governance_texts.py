@@ -23,13 +23,13 @@ __all__ = [
 ]
 
 VERIFY_THOUGHTS = """Record claims with evidence; ThinkGate checks the evidence itself and returns each claim's status.
-Evidence kinds (each with stance supports|refutes):
-- file {path, lines "12-18", quote}: the quote must be in those lines of a file under the allowed roots (passed = tier 1; sha256 recorded)
-- calc {expression, expected}: exact arithmetic (+ - * / // % **, comparisons) must equal expected (tier 1)
-- command {argv, expectExitCode}: run without a shell only if argv[0] is allow-listed (else not_checked)
-- url {url, tier}: not fetched; tier at best 2, grouped by registrable domain
+Evidence (stance supports|refutes):
+- file {path, lines "12-18", quote}: quote must be in those lines of a file under the allowed roots (tier 1)
+- calc {expression, expected}: exact arithmetic must equal expected (tier 1)
+- command {argv, expectExitCode}: runs without a shell only if argv[0] is allow-listed, else not_checked
+- url {url, tier}: not fetched; tier at best 2; grouped by registrable domain
 - text {text, source}: never checked; tier 3
-Status, first match wins: refuted (a passed check refutes, none supports) > source_conflict > verified (a passed supporting check, or support from minIndependentGroups distinct groups; critical claims need a passed check) > data_deficit. Failed or unchecked file/calc/command evidence counts for nothing. recheck: true re-runs stored checks (after files changed). Returns claims with per-evidence check, reason, tier, group, and the route decision."""
+Status, first match wins: refuted (a passed check refutes, none supports) > source_conflict > verified (a passed supporting check, or support from minIndependentGroups distinct groups; critical claims need a passed check) > data_deficit. Failed or unchecked file/calc/command items count for nothing. recheck: true re-runs stored checks. Returns per claim its status and per item check, reason, tier, group; and the route decision."""
 
 ADD_EVIDENCE = """Add evidence items to an existing claim (same kinds and checks as verify_thoughts); returns the claim's new status and the route decision."""
 
