@@ -46,9 +46,7 @@ def test_parse_toolsets() -> None:
 def test_each_toolset_lists_its_tools_and_the_readme_states_their_size() -> None:
     every = listed(frozenset(TOOLSETS))
     assert set(every) == {name for names in TOOLSETS.values() for name in names}
-    assert set(listed(DEFAULT_TOOLSETS)) == set(TOOLSETS["core"]) | set(TOOLSETS["graph"]) | set(
-        TOOLSETS["governance"]
-    )
+    assert set(listed(DEFAULT_TOOLSETS)) == set(TOOLSETS["core"]) | set(TOOLSETS["graph"]) | set(TOOLSETS["governance"])
     assert set(listed(frozenset({"core"}))) == set(TOOLSETS["core"])
     for name, tools in TOOLSETS.items():
         size_kb = sum(len(every[t]) for t in tools) / 1000
