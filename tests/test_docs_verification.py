@@ -165,10 +165,10 @@ def test_the_documented_check_bounds_are_the_codes() -> None:
     assert f"the first {engine_governance.MAX_OUTPUT_KEPT} bytes" in text
     assert f"At most {commands.MAX_CONCURRENT} commands" in text
     assert f"({governance_tools.ROOTS_TIMEOUT:g} s timeout)" in section("Allowed roots")
-    assert "0–255 on the wire" in text
+    assert "−255 to 255" in text
     assert governance_tools.EvidenceIn.model_json_schema()["properties"]["expectExitCode"]["anyOf"][0] == {
         "maximum": 255,
-        "minimum": 0,
+        "minimum": -255,
         "type": "integer",
     }
 

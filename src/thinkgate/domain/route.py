@@ -1,7 +1,7 @@
 """The route decision: blocking gaps, a confidence, and the band it falls in.
 
 The confidence is a product of factors, each in [0, 1] (docs/verification.md shows the same
-formula with a worked example; ``tests/test_docs.py`` checks them against this code)::
+formula with a worked example; ``tests/test_docs_verification.py`` checks them against this code)::
 
     raw = claims × assumptions × conflicts × branches × profile
 
@@ -12,7 +12,7 @@ formula with a worked example; ``tests/test_docs.py`` checks them against this c
   0.5 for tier 3). ``R`` is the same measure over refuting evidence.
 - **assumptions**: the product over assumptions of a factor by status and criticality
   (``ASSUMPTION_FACTORS``; verified 1).
-- **conflicts**: ``max(0.5, 1 − 0.05 × n)`` for ``n`` ``conflicts`` edges into active nodes.
+- **conflicts**: ``max(0.5, 1 − 0.05 × n)`` for ``n`` ``conflicts`` edges into nodes not pruned.
 - **branches**: ``0.9 + 0.1 × best`` where ``best`` is the best latest score among the active
   frontier's scored nodes; 1 when none is scored.
 - **profile**: the governance profile's factor (quick and balanced 1, deep 0.98, paranoid 0.95).

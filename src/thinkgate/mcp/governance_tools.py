@@ -76,18 +76,20 @@ class EvidenceIn(BaseModel):
     stance: Literal["supports", "refutes"] = "supports"
     path: str | None = Field(default=None, max_length=4096, description="file: path under an allowed root")
     lines: str | None = Field(default=None, max_length=40, description='file: "12" or "12-18"')
-    quote: str | None = Field(default=None, max_length=100_000, description="file: text in those lines")
+    quote: str | None = Field(default=None, max_length=8000, description="file: text in those lines")
     expression: str | None = Field(default=None, max_length=1000, description="calc: arithmetic expression")
     # int before float: a JSON integer stays exact (2**60 + 1 as a float is off by 23).
     expected: bool | int | float | str | None = Field(default=None, description="calc: expected value")
     argv: list[Annotated[str, Field(max_length=8192)]] | None = Field(
         default=None, max_length=256, description="command: program and arguments"
     )
-    expectExitCode: int | None = Field(default=None, ge=0, le=255, description="command: expected exit code (0)")
+    expectExitCode: int | None = Field(
+        default=None, ge=-255, le=255, description="command: expected exit code (0; negative: killed by that signal)"
+    )
     cwd: str | None = Field(default=None, max_length=4096, description="command: working directory (a root)")
     url: str | None = Field(default=None, max_length=4096, description="url: the page")
     tier: int | None = Field(default=None, ge=1, le=3, description="url: declared tier (at best 2)")
-    text: str | None = Field(default=None, max_length=100_000, description="text: the statement")
+    text: str | None = Field(default=None, max_length=8000, description="text: the statement")
     source: str | None = Field(default=None, max_length=200, description="text: where it comes from")
 
     @model_validator(mode="after")
