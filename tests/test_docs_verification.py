@@ -308,7 +308,7 @@ def test_the_calibration_settings_and_report_flags_are_the_codes() -> None:
 
 def test_the_error_codes_and_limits_are_the_codes() -> None:
     from thinkgate import errors
-    from thinkgate.domain import governance
+    from thinkgate.domain import governance_commands as governance
 
     codes = {
         cls.code
