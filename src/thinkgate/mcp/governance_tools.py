@@ -38,7 +38,7 @@ from thinkgate.engine.engine import Engine
 from thinkgate.errors import SessionNotFound, ThinkGateError
 from thinkgate.mcp import governance_texts as texts
 from thinkgate.mcp.connection import DefaultSessions
-from thinkgate.mcp.graph_tools import NodeId, _error, compact_schema
+from thinkgate.mcp.graph_tools import NodeId, _error, tool_registrar
 
 __all__ = ["register_governance"]
 
@@ -188,16 +188,7 @@ def register_governance(
 ) -> None:
     """Add the enabled governance tools, and the verification resources and prompts, to ``server``."""
 
-    def tool(name: str, title: str, description: str, annotations: ToolAnnotations = _MUTATING) -> Callable[[Any], Any]:
-        def register(fn: Any) -> Any:
-            if name in enabled:
-                server.tool(name=name, title=title, description=description, annotations=annotations)(fn)
-                registered = server._tool_manager.get_tool(name)
-                assert registered is not None
-                compact_schema(registered.parameters)
-            return fn
-
-        return register
+    tool = tool_registrar(server, enabled)
 
     async def run(ctx: Context, sid: str | None, call: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
         try:
@@ -376,45 +367,42 @@ def register_governance(
         command = RecordOutcome(outcome=value, decision_id=decisionId, note=note, request_id=requestId)
         return await run(ctx, sessionId, lambda sid: gov.run_governance(engine, sid, command))
 
-    def resource(uri: str, name: str, description: str) -> Callable[[Any], Any]:
-        return server.resource(uri, name=name, description=description, mime_type="application/json")
+    def session_resource(name: str, description: str, view: Callable[[Engine, str], Awaitable[dict[str, Any]]]) -> None:
+        async def read(session_id: str) -> str:
+            return await _read(view, engine, session_id)
 
-    @resource(
-        "thinkgate://session/{session_id}/verification-matrix",
-        "verification-matrix",
-        "Claims × evidence: each claim's status and reason, each item's check, reason, tier and group.",
-    )
-    async def verification_matrix(session_id: str) -> str:
-        return await _read(gov.matrix_view, engine, session_id)
+        uri = f"thinkgate://session/{{session_id}}/{name}"
+        server.resource(uri, name=name, description=description, mime_type="application/json")(read)
 
-    @resource(
-        "thinkgate://session/{session_id}/route-decision",
-        "route-decision",
-        "The route decision now: decision, confidence, rationale, blocking gaps, factors, policy and profile.",
-    )
-    async def route_decision(session_id: str) -> str:
-        return await _read(gov.route_view, engine, session_id)
+    for name, description, view in (
+        (
+            "verification-matrix",
+            "Claims × evidence: each claim's status and reason, each item's check, reason, tier and group.",
+            gov.matrix_view,
+        ),
+        (
+            "route-decision",
+            "The route decision now: decision, confidence, rationale, blocking gaps, factors, policy and profile.",
+            gov.route_view,
+        ),
+        (
+            "assumptions",
+            "The assumption ledger: each assumption's criticality, status, history and whether it blocks.",
+            gov.assumptions_view,
+        ),
+        (
+            "checkpoints",
+            "Persisted checkpoints (gates, blocking gaps, next steps), recorded decisions and their outcomes.",
+            gov.checkpoints_view,
+        ),
+    ):
+        session_resource(name, description, view)
 
-    @resource(
-        "thinkgate://session/{session_id}/assumptions",
-        "assumptions",
-        "The assumption ledger: each assumption's criticality, status, history and whether it blocks.",
-    )
-    async def assumptions(session_id: str) -> str:
-        return await _read(gov.assumptions_view, engine, session_id)
-
-    @resource(
-        "thinkgate://session/{session_id}/checkpoints",
-        "checkpoints",
-        "Persisted checkpoints (gates, blocking gaps, next steps), recorded decisions and their outcomes.",
-    )
-    async def checkpoints(session_id: str) -> str:
-        return await _read(gov.checkpoints_view, engine, session_id)
-
-    @resource(
+    @server.resource(
         "thinkgate://config/policy",
-        "policy",
-        "Verification defaults and ranges, decision bands, governance profiles and stages, evidence settings.",
+        name="policy",
+        description="Verification defaults and ranges, decision bands, governance profiles and stages, evidence.",
+        mime_type="application/json",
     )
     async def policy() -> str:
         await gov.refresh_calibration(engine)

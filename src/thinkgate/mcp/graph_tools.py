@@ -46,7 +46,7 @@ from thinkgate.errors import InvalidInput, SessionNotFound, ThinkGateError
 from thinkgate.mcp import graph_texts as texts
 from thinkgate.mcp.connection import DefaultSessions
 
-__all__ = ["compact_schema", "register_graph"]
+__all__ = ["compact_schema", "register_graph", "tool_registrar"]
 
 NODE_ID_PATTERN = r"^t[1-9][0-9]{0,8}$"
 NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN, max_length=10, description="A node id such as t3")]
@@ -166,10 +166,8 @@ Resolve = Callable[..., str]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def register_graph(
-    server: MCPServer, engine: Engine, defaults: DefaultSessions, resolve: Resolve, enabled: frozenset[str]
-) -> None:
-    """Add the enabled deliberation tools, and the graph resources and prompts, to ``server``."""
+def tool_registrar(server: MCPServer, enabled: frozenset[str]) -> Callable[..., Callable[[_F], _F]]:
+    """A decorator factory that registers a tool (with a compacted schema) only when it is enabled."""
 
     def tool(name: str, title: str, description: str, annotations: ToolAnnotations = _MUTATING) -> Callable[[_F], _F]:
         def register(fn: _F) -> _F:
@@ -181,6 +179,16 @@ def register_graph(
             return fn
 
         return register
+
+    return tool
+
+
+def register_graph(
+    server: MCPServer, engine: Engine, defaults: DefaultSessions, resolve: Resolve, enabled: frozenset[str]
+) -> None:
+    """Add the enabled deliberation tools, and the graph resources and prompts, to ``server``."""
+
+    tool = tool_registrar(server, enabled)
 
     # Per connection: requestId -> the session a start_deliberation without sessionId opened.
     started: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
