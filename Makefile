@@ -59,6 +59,7 @@ bench: $(STAMP) node-deps
 	@$(BIN)/python -m bench.http_load $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 	@$(BIN)/python -m bench.http_pg $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 	@$(BIN)/python -m bench.graph $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
+	@$(BIN)/python -m bench.governance $(if $(findstring --quick,$(BENCH_ARGS)),--quick)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache
