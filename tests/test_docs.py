@@ -109,7 +109,22 @@ def test_documented_flags_exist(tmp_path: Path) -> None:
         sub = [
             w
             for w in command
-            if w in ("serve", "config", "sessions", "list", "show", "export", "delete", "expire", "audit", "verify")
+            if w
+            in (
+                "serve",
+                "config",
+                "sessions",
+                "list",
+                "show",
+                "export",
+                "delete",
+                "expire",
+                "audit",
+                "verify",
+                "report",
+                "calibration",
+                "db",
+            )
         ]
         help_text = run_cli([*sub, "--help"], tmp_path).stdout if sub else ""
         for flag in flags:

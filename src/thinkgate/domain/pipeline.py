@@ -62,6 +62,7 @@ STAGES: dict[str, dict[str, str]] = {
     },
 }
 STAGE_ORDER: tuple[str, ...] = tuple(STAGES)
+TRIANGULATION_SHOWN = 100  # claims listed in a triangulation finding (all are counted)
 
 GOVERNANCE_PROFILES: dict[str, dict[str, Any]] = {
     "quick": {"requiredStages": ("triangulation", "calibration_routing"), "confidenceFactor": 1.0},
@@ -175,13 +176,32 @@ def _rivalry(state: SessionState, route: Mapping[str, Any], constraints: tuple[s
 
 
 def _triangulation(state: SessionState, route: Mapping[str, Any], constraints: tuple[str, ...]) -> dict[str, Any]:
+    from thinkgate.domain.route import claim_policy
+    from thinkgate.domain.verification import Policy, claim_verdict
+
+    session = Policy.from_wire(state.ledger.policy)
+    claims = []
+    for claim in state.ledger.ordered_claims():
+        verdict = claim_verdict(claim["evidence"], str(claim["criticality"]), claim_policy(claim, session))
+        claims.append(
+            {
+                "claimId": claim["id"],
+                "criticality": claim["criticality"],
+                "status": verdict.status,
+                "supportGroups": len(verdict.support_groups),
+                "refuteGroups": len(verdict.refute_groups),
+            }
+        )
     statuses = route.get("claims", {})
-    claims = route.get("claimStatuses", [])
     total = sum(int(v) for v in statuses.values())
     verified = int(statuses.get("verified", 0))
     summary = f"{verified} of {total} claims verified" if total else "no claims recorded"
     concern = not total or verified < total
-    return {"status": "concern" if concern else "ok", "summary": summary, "details": {"claims": claims}}
+    return {
+        "status": "concern" if concern else "ok",
+        "summary": summary,
+        "details": {"claims": claims[:TRIANGULATION_SHOWN], "claimCount": len(claims)},
+    }
 
 
 def _routing(state: SessionState, route: Mapping[str, Any], constraints: tuple[str, ...]) -> dict[str, Any]:

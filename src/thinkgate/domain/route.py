@@ -70,6 +70,9 @@ ASSUMPTION_FACTORS: dict[str, dict[str, float]] = {
     "invalidated": {"critical": 0.30, "high": 0.40, "medium": 0.70, "low": 0.85},
 }
 DIGITS = 4
+# Non-blocking issues listed in a decision (all are counted): a decision is recorded in the
+# state, and a list with an entry per claim made each one grow with the session (bench.governance).
+KEPT_ISSUES = 50
 _SCALE = 10**DIGITS
 
 
@@ -182,9 +185,9 @@ def evaluation_failed(exc: Exception, policy: Policy, profile: str) -> dict[str,
         "rationale": f"blocked: the decision could not be evaluated ({type(exc).__name__})",
         "blockingGaps": [{"kind": "evaluation_error", "id": None, "reason": f"{type(exc).__name__} while evaluating"}],
         "openIssues": [],
+        "openIssueCount": 0,
         "factors": {},
         "claims": {},
-        "claimStatuses": [],
         "policy": policy.to_wire(),
         "profile": profile,
         "calibration": {"applied": False},
@@ -202,20 +205,11 @@ def _decide(
     gaps: list[dict[str, Any]] = []
     issues: list[dict[str, Any]] = []
     tally = dict.fromkeys(CLAIM_STATUSES, 0)
-    statuses: list[dict[str, Any]] = []
     for claim in ledger.ordered_claims():
         criticality = str(claim["criticality"])
         judged = claim_policy(claim, policy)
         verdict = claim_verdict(claim["evidence"], criticality, judged)
         tally[verdict.status] += 1
-        statuses.append(
-            {
-                "claimId": claim["id"],
-                "criticality": criticality,
-                "status": verdict.status,
-                "groups": len(verdict.support_groups),
-            }
-        )
         for item in claim["evidence"]:
             if item.get("error"):
                 gaps.append(
@@ -269,10 +263,10 @@ def _decide(
         "rawConfidence": raw,
         "rationale": _rationale(decision, confidence, factors, tally, gaps, applied),
         "blockingGaps": gaps,
-        "openIssues": issues,
+        "openIssues": issues[:KEPT_ISSUES],
+        "openIssueCount": len(issues),
         "factors": factors,
         "claims": tally,
-        "claimStatuses": statuses,
         "policy": policy.to_wire(),
         "profile": profile,
         "calibration": {"applied": True, **(calibration or {})} if applied else {"applied": False},

@@ -858,7 +858,7 @@ class Engine:
 def _state_size(state: SessionState) -> int:
     """Entries a snapshot of ``state`` encodes, roughly."""
     graph = state.graph
-    return len(state.numbers) + len(graph.nodes) + len(graph.edges)
+    return len(state.numbers) + len(graph.nodes) + len(graph.edges) + state.ledger.entries()
 
 
 def _texts_in(event_type: str, data: dict[str, Any], wanted: list[str]) -> dict[str, str]:
