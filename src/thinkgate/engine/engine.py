@@ -416,6 +416,24 @@ class Engine:
         return [plan.state for plan, _ in written]
 
     async def _decide(self, session_id: str, group: list[_Call]) -> _Plan | None:
+        """Decide a session's calls against its latest state; the events to append, if any.
+
+        A call refused against a cached state is decided again if another process has written
+        the session since: the refusal may rest on what that process added (a node, a claim, a
+        decision). Accepted calls need no such check, because the append itself detects the
+        conflict. This costs one indexed read, only when a call was refused.
+        """
+        plan = await self._decide_once(session_id, group)
+        if not any(isinstance(call.outcome, ThinkGateError) for call in group):
+            return plan
+        cached = self.cache.get(session_id)
+        info = await self.store.session(session_id)
+        if info is None or (cached is not None and cached.version == info.version):
+            return plan
+        self.cache.drop(session_id)
+        return await self._decide_once(session_id, group)
+
+    async def _decide_once(self, session_id: str, group: list[_Call]) -> _Plan | None:
         """Decide a session's calls in order against its state; the events to append, if any.
 
         Each call's outcome is set; those whose events are in the plan are pending its commit.
