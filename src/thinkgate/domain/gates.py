@@ -30,6 +30,8 @@ from thinkgate.errors import InvalidInput, UnknownRecord
 
 __all__: list[str] = []
 
+CHECKPOINT_GAPS_KEPT = 10
+
 
 def _graph_gates(state: SessionState) -> dict[str, Any]:
     graph = state.graph
@@ -81,16 +83,14 @@ def _checkpoint(gov: _Gov, cmd: RunCheckpoint) -> tuple[Event, ...]:
             "assumptions": assumptions,
             "route": {"decision": route["decision"], "confidence": route["confidence"]},
         },
-        "blockingGaps": route["blockingGaps"],
+        # The state keeps the first gaps and their count; the decision it names keeps them all.
+        "blockingGaps": route["blockingGaps"][:CHECKPOINT_GAPS_KEPT],
+        "blockingGapCount": len(route["blockingGaps"]),
         "nextSteps": _next_steps(route),
     }
     event = LedgerUpdated(op="run_reasoning_checkpoint", decision=decision, checkpoint=checkpoint)
-    return (
-        replace(
-            event,
-            result={"sessionId": gov.ctx.session_id, **checkpoint, "routeDecision": route},
-        ),
-    )
+    result = {**checkpoint, "blockingGaps": route["blockingGaps"], "routeDecision": route}
+    return (replace(event, result={"sessionId": gov.ctx.session_id, **result}),)
 
 
 def _converge(gov: _Gov, cmd: Converge) -> tuple[Event, ...] | Answer:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from immutables import Map
 
-__all__ = ["KEPT", "Ledger"]
+__all__ = ["KEPT", "Ledger", "record_bytes"]
 
 KEPT = 256  # decisions, checkpoints and outcomes kept in the state (all of them stay in the log)
 
@@ -37,6 +37,7 @@ class Ledger(NamedTuple):
     outcomes: tuple[Mapping[str, Any], ...] = ()  # the latest KEPT outcomes
     outcome_count: int = 0
     evidence_held: int = 0  # evidence items in ``claims`` now, kept up to date (approx_size is O(1))
+    kept_bytes: int = 0  # estimated size of the kept decisions and checkpoints, kept up to date
 
     @property
     def empty(self) -> bool:
@@ -62,13 +63,14 @@ class Ledger(NamedTuple):
 
         Measured with tracemalloc (bench.governance): a claim ~1 KB plus ~1.5 KB per evidence
         item, an assumption ~0.5 KB, a recorded decision or checkpoint ~4 KB (they keep the
-        route's gaps, at most ``route.KEPT_ISSUES`` open issues and no per-claim list).
+        route's gaps, at most ``route.KEPT_ISSUES`` open issues and no per-claim list): see
+        ``record_bytes``.
         """
         return (
             1000 * len(self.claims)
             + 1500 * self.evidence_held
             + 500 * len(self.assumptions)
-            + 4000 * (len(self.decisions) + len(self.checkpoints))
+            + self.kept_bytes
             + 8000 * len(self.critiques)
             + 300 * len(self.outcomes)
         )
@@ -123,6 +125,7 @@ class Ledger(NamedTuple):
                 tuple(data["outcomes"]),
                 int(data["outcome_count"]),
                 sum(len(c["evidence"]) for c in data["claims"]),
+                sum(record_bytes(r) for r in (*data["decisions"], *data["checkpoints"])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"snapshot ledger is malformed: {exc}") from exc
@@ -155,11 +158,14 @@ class Ledger(NamedTuple):
         critique_map = self.critiques
         for critique in critiques:
             critique_map = critique_map.set(str(critique["stage"]), critique)
+        kept = self.kept_bytes
         decisions, decision_count = self.decisions, self.decision_count
         if decision is not None:
+            kept += record_bytes(decision) - (record_bytes(decisions[0]) if len(decisions) >= KEPT else 0)
             decisions, decision_count = (*decisions, decision)[-KEPT:], decision_count + 1
         checkpoints, checkpoint_count = self.checkpoints, self.checkpoint_count
         if checkpoint is not None:
+            kept += record_bytes(checkpoint) - (record_bytes(checkpoints[0]) if len(checkpoints) >= KEPT else 0)
             checkpoints, checkpoint_count = (*checkpoints, checkpoint)[-KEPT:], checkpoint_count + 1
         outcomes, outcome_count = self.outcomes, self.outcome_count
         if outcome is not None:
@@ -184,7 +190,19 @@ class Ledger(NamedTuple):
             outcomes,
             outcome_count,
             held,
+            kept,
         )
+
+
+def record_bytes(record: Mapping[str, Any]) -> int:
+    """A high estimate of a kept decision's or checkpoint's memory: a base plus each gap and issue.
+
+    Measured with tracemalloc (bench.governance): ~2-4 KB for a decision with few gaps, and
+    ~150-250 B per listed gap or issue.
+    """
+    route = record.get("route", record)
+    listed = len(route.get("blockingGaps", ())) + len(route.get("openIssues", ()))
+    return 4000 + 300 * listed
 
 
 _EMPTY = Ledger()
