@@ -142,7 +142,8 @@ def serve(
     toolsets: Annotated[
         str | None,
         typer.Option(
-            help="Toolsets to list, comma-separated: core (always on), graph, sot, or all. Default core,graph. "
+            help="Toolsets to list, comma-separated: core (always on), graph, sot, governance, or all. "
+            "Default core,graph,governance. "
             "Env: THINKGATE_TOOLSETS."
         ),
     ] = None,
