@@ -59,6 +59,11 @@ GRAPH_INSTRUCTIONS = (
     "link_thoughts, merge_thought_branches, distill_thought_cluster and refine_thoughts to converge."
 )
 SOT_INSTRUCTIONS = " For open multi-aspect problems, start_skeleton_of_thought plans outline-first."
+GOVERNANCE_INSTRUCTIONS = (
+    " Before a final answer, verify_thoughts records the claims it rests on with evidence ThinkGate checks "
+    "(file quotes, arithmetic, allow-listed commands); record_assumption for premises; consensus_answer or "
+    "converge_reasoning answers only when no critical gap blocks, and says why when one does."
+)
 
 
 def instructions(enabled: frozenset[str]) -> str:
@@ -68,6 +73,8 @@ def instructions(enabled: frozenset[str]) -> str:
         text += GRAPH_INSTRUCTIONS
     if "start_skeleton_of_thought" in enabled:
         text += SOT_INSTRUCTIONS
+    if "verify_thoughts" in enabled:
+        text += GOVERNANCE_INSTRUCTIONS
     return text
 
 
