@@ -94,11 +94,6 @@ def url(address: str) -> dict[str, Any]:
 # -- defects --------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="calc 'expected' as a JSON integer outside orjson's range [-2**63, 2**64) crashes the log "
-    "encoder: INTERNAL instead of a check (docs: a JSON integer is kept exact)",
-)
 @pytest.mark.parametrize("value", [2**64, -(2**63) - 1])
 async def test_a_large_integer_expected_value_is_checked_not_internal(session: Session, value: int) -> None:
     result = await session.call(
@@ -109,11 +104,6 @@ async def test_a_large_integer_expected_value_is_checked_not_internal(session: S
     assert result.structured_content["claims"][0]["evidence"][0]["check"] == "passed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a JSON-number 'expected' is compared after rounding to a double: 2**53 'passes' against "
-    "9007199254740993.0 and a critical claim with the wrong number is verified",
-)
 async def test_a_float_expected_that_the_wire_rounded_does_not_verify(session: Session) -> None:
     view = await session.claim(
         {"kind": "calc", "expression": "2**53", "expected": 9007199254740993.0}, criticality="critical"
@@ -122,11 +112,6 @@ async def test_a_float_expected_that_the_wire_rounded_does_not_verify(session: S
     assert view["status"] != "verified"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="command evidence bypasses secret redaction: argv and details.output are stored verbatim "
-    "(safety.py: 'nothing stored or logged downstream holds them')",
-)
 async def test_secrets_in_a_command_and_its_output_are_not_stored(session: Session, served: tuple[Engine, Any]) -> None:
     view = await session.claim({"kind": "command", "argv": ["echo", SECRET]})
     assert view["evidence"][0]["check"] == "passed"
@@ -135,11 +120,6 @@ async def test_secrets_in_a_command_and_its_output_are_not_stored(session: Sessi
     assert all(SECRET.encode() not in e.payload for e in events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a recheck re-runs the stored (secret-redacted) quote, not the checked one: a passed file "
-    "check flips to failed and a verified critical claim becomes blocked with nothing changed on disk",
-)
 async def test_a_recheck_of_an_unchanged_file_keeps_its_result(session: Session) -> None:
     quote = 'password = "hunter2xyz9"'
     view = await session.claim(
@@ -152,11 +132,6 @@ async def test_a_recheck_of_an_unchanged_file_keeps_its_result(session: Session)
     assert again["route"]["decision"] != "blocked"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one IP host spelled two ways (127.0.0.1 / 127.1 / 2130706433 / ::ffff:127.0.0.1) or a "
-    "percent-encoded host makes two 'independent' groups and verifies a claim from one origin",
-)
 @pytest.mark.parametrize(
     "second",
     [
@@ -172,26 +147,16 @@ async def test_one_ip_host_spelled_differently_is_one_group(session: Session, se
     assert view["status"] == "data_deficit"
 
 
-@pytest.mark.xfail(strict=True, reason="a percent-encoded host ('python%2Eorg') is a group of its own")
 async def test_a_percent_encoded_host_is_its_decoded_domain(session: Session) -> None:
     view = await session.claim(url("https://docs.python.org/3/"), url("https://python%2Eorg/"))
     assert view["supportGroups"] == ["domain:python.org"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lines are split on \\n only: in a file with lone-CR line breaks every quote 'is in lines 1', "
-    "though every editor shows 'gamma' on line 3 (files.py _split_lines says 'as editors number them')",
-)
 async def test_a_quote_on_line_three_of_a_cr_file_is_not_in_line_one(session: Session) -> None:
     view = await session.claim({"kind": "file", "path": "cr.txt", "lines": "1", "quote": "gamma"})
     assert view["evidence"][0]["check"] != "passed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docs: 'lines' may be an integer; the MCP schema (EvidenceIn.lines: str) refuses 2 as INVALID_INPUT",
-)
 async def test_lines_may_be_a_json_integer(session: Session) -> None:
     result = await session.call(
         "verify_thoughts",
@@ -245,11 +210,6 @@ async def test_no_process_of_a_command_outlives_its_check(tmp_path: Path, monkey
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
-@pytest.mark.xfail(
-    strict=True,
-    reason="the scrubbed environment is not a barrier: an allow-listed interpreter reads the server's "
-    "environment from /proc/<ppid>/environ, and the output (unredacted) goes back to the caller and the log",
-)
 async def test_a_command_cannot_read_the_servers_environment(tmp_path: Path) -> None:
     canary = "tg-canary-" + os.urandom(6).hex()
     (tmp_path / "root").mkdir()

@@ -162,7 +162,8 @@ async def test_the_environment_is_scrubbed_to_path_lang_and_home(root: Path, mon
     assert "hunter2" not in output
     names = sorted(line.partition("=")[0] for line in output.splitlines())
     assert names == ["HOME", "LANG", "PATH"]
-    assert f"HOME={root}" in output.splitlines()
+    home = next(line for line in output.splitlines() if line.startswith("HOME=")).removeprefix("HOME=")
+    assert not Path(home).is_relative_to(root) and not await anyio.Path(home).exists()  # fresh, then removed
     assert "LANG=C.UTF-8" in output.splitlines()
 
 
@@ -197,10 +198,6 @@ async def test_the_working_directory_defaults_to_the_first_root_and_may_be_below
     assert result.details["output"] == f"{root}\n"
     result = await check_command(command("pwd", cwd="sub"), context(root, "pwd"))
     assert result.details["output"] == f"{root / 'sub'}\n"
-    assert (
-        f"HOME={root / 'sub'}"
-        in (await check_command(command("env", cwd="sub"), context(root, "env"))).details["output"].splitlines()
-    )
 
 
 @pytest.mark.parametrize("cwd", ["..", "/", "/tmp", "sub/../.."])

@@ -33,6 +33,7 @@ from thinkgate.domain.governance_commands import (
     VerifyClaims,
 )
 from thinkgate.domain.route import claim_policy
+from thinkgate.domain.safety import scan_text
 from thinkgate.domain.state import SessionState, apply
 from thinkgate.domain.verification import EVIDENCE_KINDS, Policy, claim_verdict, counts
 from thinkgate.errors import InvalidInput, LimitExceeded, UnknownRecord
@@ -57,21 +58,28 @@ def _evidence_record(gov: _Gov, item: Mapping[str, Any], check: Mapping[str, Any
     if stance not in ("supports", "refutes"):
         raise InvalidInput(f"evidence stance {stance!r} is unknown; use supports or refutes")
     record: dict[str, Any] = {"evidenceId": f"e{number}", "kind": kind, "stance": stance}
+    redacted = False
     for name in _LOCATORS[str(kind)]:
         value = item.get(name)
         if isinstance(value, str):
-            value = gov.ctx.clean(f"evidence {name}", value, limit=MAX_LOCATOR_BYTES, required=False)
+            clean = gov.ctx.clean(f"evidence {name}", value, limit=MAX_LOCATOR_BYTES, required=False)
+            redacted = redacted or clean != value
+            value = clean
+        elif isinstance(value, list):  # argv: each argument scanned like any text
+            clean_list = [
+                gov.ctx.clean(f"evidence {name}", v, limit=MAX_LOCATOR_BYTES, required=False)
+                if isinstance(v, str)
+                else v
+                for v in value
+            ]
+            redacted = redacted or clean_list != value
+            value = clean_list
+        elif isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+            value = str(value)  # beyond what the log's JSON holds as a number; the text is exact
         record[name] = value
-    record.update(
-        {
-            "check": str(check["check"]),
-            "reason": str(check["reason"]),
-            "tier": int(check["tier"]),
-            "group": str(check["group"]),
-            "details": dict(check.get("details") or {}),
-            "error": bool(check.get("error", False)),
-        }
-    )
+    if redacted:
+        record["redacted"] = True  # a secret was removed: a recheck cannot repeat this check
+    record.update(_check_fields(check))
     return record
 
 
@@ -172,7 +180,12 @@ def _verify(gov: _Gov, cmd: VerifyClaims) -> tuple[Event, ...]:
     after = apply(state, event)
     session = session_policy(after)
     route = gov.route(after, session_profile(after, None))
-    shown = [after.ledger.claims[str(c["id"])] for c in claims]
+    shown_ids = [str(c["id"]) for c in claims]
+    if cmd.recheck:  # every claim in the recheck's scope, rechecked or not (a redacted item is kept)
+        named = {c.claim_id for c in cmd.claims if c.claim_id is not None}
+        scope = [str(c["id"]) for c in after.ledger.ordered_claims() if not named or c["id"] in named]
+        shown_ids = list(dict.fromkeys([*shown_ids, *scope]))
+    shown = [after.ledger.claims[cid] for cid in shown_ids]
     return (
         replace(
             event,
@@ -186,12 +199,16 @@ def _verify(gov: _Gov, cmd: VerifyClaims) -> tuple[Event, ...]:
 
 
 def _check_fields(check: Mapping[str, Any]) -> dict[str, Any]:
+    """A check result as recorded: secrets in its reason and in a program's output redacted."""
+    details = dict(check.get("details") or {})
+    if isinstance(details.get("output"), str):
+        details["output"] = scan_text(details["output"]).text  # a program's output may print secrets
     return {
         "check": str(check["check"]),
-        "reason": str(check["reason"]),
+        "reason": scan_text(str(check["reason"])).text,
         "tier": int(check["tier"]),
         "group": str(check["group"]),
-        "details": dict(check.get("details") or {}),
+        "details": details,
         "error": bool(check.get("error", False)),
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +33,7 @@ from thinkgate.domain.governance import (
 from thinkgate.domain.pipeline import GOVERNANCE_PROFILES, STAGES
 from thinkgate.domain.route import ASSUMPTION_FACTORS, BANDS, evaluation_failed, route_decision
 from thinkgate.domain.verification import DEFAULT_POLICY, POLICY_RANGES
-from thinkgate.errors import SessionNotFound, UnknownRecord
+from thinkgate.errors import SessionNotFound
 from thinkgate.evidence import CheckContext, check_evidence, evidence_roots
 
 if TYPE_CHECKING:
@@ -148,29 +149,44 @@ async def verify_claims(
     request_id: str | None = None,
     client_roots: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """``verify_thoughts``: check every new evidence item (and, with ``recheck``, the stored ones), then record."""
-    await _existing(engine, session_id)  # before any check runs: nothing is run for a refused call
-    ctx = check_context(engine, client_roots)
-    checks = []
-    for claim in claims:
-        checks.append(tuple(await run_checks(claim.evidence, ctx)))
-    rechecks: list[tuple[str, str, Mapping[str, Any]]] = []
-    if recheck:
-        state = await _existing(engine, session_id)
-        named = {c.claim_id for c in claims if c.claim_id is not None}
-        stored = [c for c in state.ledger.ordered_claims() if not named or c["id"] in named]
-        pairs = [(str(c["id"]), e) for c in stored for e in c["evidence"]]
-        results = await run_checks([_item(e) for _, e in pairs], ctx)
-        rechecks = [(cid, str(e["evidenceId"]), r) for (cid, e), r in zip(pairs, results, strict=True)]
+    """``verify_thoughts``: check every new evidence item (and, with ``recheck``, the stored ones), then record.
+
+    The call is validated before any check runs (a call that will be refused runs no program), and a
+    retried request id runs none either: it gets the first call's answer.
+    """
     command = VerifyClaims(
         claims=tuple(claims),
         policy=tuple(sorted(policy.items())) if policy is not None else None,
         recheck=recheck,
         request_id=request_id,
-        checks=tuple(checks),
-        rechecks=tuple(rechecks),
+        checks=tuple(tuple(_PENDING for _ in claim.evidence) for claim in claims),
     )
-    return await run_governance(engine, session_id, command)
+    state = await _existing(engine, session_id)
+    if await _validated(engine, session_id, state, command):
+        return await run_governance(engine, session_id, command)  # a retry: answered from the log
+    ctx = check_context(engine, client_roots)
+    flat = await run_checks([item for claim in claims for item in claim.evidence], ctx)
+    checks, at = [], 0
+    for claim in claims:
+        checks.append(tuple(flat[at : at + len(claim.evidence)]))
+        at += len(claim.evidence)
+    rechecks: list[tuple[str, str, Mapping[str, Any]]] = []
+    kept: list[str] = []  # items whose stored locator was redacted: their check cannot be repeated
+    if recheck:
+        named = {c.claim_id for c in claims if c.claim_id is not None}
+        stored = [c for c in state.ledger.ordered_claims() if not named or c["id"] in named]
+        pairs = [(str(c["id"]), e) for c in stored for e in c["evidence"] if not e.get("redacted")]
+        kept = [str(e["evidenceId"]) for c in stored for e in c["evidence"] if e.get("redacted")]
+        results = await run_checks([_item(e) for _, e in pairs], ctx)
+        rechecks = [(cid, str(e["evidenceId"]), r) for (cid, e), r in zip(pairs, results, strict=True)]
+    command = replace(command, checks=tuple(checks), rechecks=tuple(rechecks))
+    result = await run_governance(engine, session_id, command)
+    if kept:
+        result.setdefault("warnings", []).append(
+            f"not rechecked: {', '.join(kept)} (a secret was redacted from their locators before storage, so "
+            "the stored text is not what was checked; they keep their result; add the evidence again to recheck)"
+        )
+    return result
 
 
 async def add_evidence(
@@ -182,14 +198,42 @@ async def add_evidence(
     request_id: str | None = None,
     client_roots: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """``add_evidence``: check the new items, then append them to the claim."""
+    """``add_evidence``: check the new items (once the call is known to be valid), then append them."""
+    command = AddEvidence(
+        claim_id=claim_id,
+        evidence=tuple(evidence),
+        request_id=request_id,
+        checks=tuple(_PENDING for _ in evidence),
+    )
     state = await _existing(engine, session_id)
-    if claim_id not in state.ledger.claims:  # refused before any check runs (the command re-checks)
-        known = ", ".join(str(c["id"]) for c in state.ledger.ordered_claims()[:20]) or "none yet"
-        raise UnknownRecord(f"claimId {claim_id!r} names no claim of this session (its claims: {known})")
+    if await _validated(engine, session_id, state, command):
+        return await run_governance(engine, session_id, command)
     checks = await run_checks(evidence, check_context(engine, client_roots))
-    command = AddEvidence(claim_id=claim_id, evidence=tuple(evidence), request_id=request_id, checks=tuple(checks))
-    return await run_governance(engine, session_id, command)
+    return await run_governance(engine, session_id, replace(command, checks=tuple(checks)))
+
+
+# What a command carries for an item not yet checked, to validate the call before checking.
+_PENDING: Mapping[str, Any] = {
+    "check": "not_checked",
+    "reason": "not checked yet",
+    "tier": 3,
+    "group": "",
+    "details": {},
+}
+
+
+async def _validated(engine: Engine, session_id: str, state: SessionState, command: GovernanceCommand) -> bool:
+    """Refuse ``command`` now if deciding it would (no check has run); True when it is a retry.
+
+    Raises:
+        ThinkGateError: what deciding the command raises (INVALID_INPUT, UNKNOWN_*, LIMIT_EXCEEDED, …).
+    """
+    from thinkgate.domain.thinking import decide
+
+    if command.request_id is not None and await engine.store.find_request(session_id, command.request_id):
+        return True
+    decide(state, command, session_id=session_id, now="", limits=engine.config.limits)
+    return False
 
 
 async def run_governance(engine: Engine, session_id: str, command: GovernanceCommand) -> dict[str, Any]:

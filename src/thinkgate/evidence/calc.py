@@ -48,6 +48,7 @@ MAX_NODES = 500  # ast nodes, operators included
 MAX_DEPTH = 100
 MAX_EXPONENT = 1000  # |n| of ``x ** n`` and of a literal's ``eN``
 MAX_BITS = 10_000  # of every numerator and denominator along the way
+FLOAT_DIGITS = 15  # significant digits a double always carries exactly from decimal text
 _MAX_DECIMAL_PLACES = 50  # longer exact decimals are shown as p/q
 
 _LITERAL_EXPONENT = re.compile(r"[eE]([+-]?[0-9_]+)$")
@@ -204,7 +205,15 @@ def parse_expected(value: object) -> Value:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise MalformedEvidence("'expected' must be a finite number")
-        return Fraction(repr(value))  # the shortest decimal: 0.3 means 3/10
+        shortest = repr(value)
+        digits = shortest.lower().split("e")[0].lstrip("-").replace(".", "").lstrip("0")
+        if abs(value) >= 2**53 or len(digits) > FLOAT_DIGITS:
+            # JSON numbers reach us as doubles: this one may not be what the caller wrote
+            # (9007199254740993.0 arrives as ...992). Exact values travel as strings.
+            raise MalformedEvidence(
+                f"'expected' {shortest} is beyond what a JSON number carries exactly; give it as a string"
+            )
+        return Fraction(shortest)  # the shortest decimal: 0.3 means 3/10
     if isinstance(value, str):
         if value.strip().casefold() in ("true", "false"):
             return value.strip().casefold() == "true"

@@ -4,7 +4,7 @@ Only a bare program name on the allow-list runs (a path never does), found with 
 on the server's ``PATH`` with relative entries removed (so a file in the checked tree cannot
 shadow a program). It runs without a shell, in its own process group, with ``stdin`` from
 ``/dev/null``, a working directory inside an allowed root and an environment of ``PATH``,
-``LANG`` and ``HOME`` only. On timeout the whole group is killed. Output (stdout then stderr,
+``LANG`` and ``HOME`` (a new empty directory) only. On timeout the whole group is killed. Output (stdout then stderr,
 interleaved) is kept up to ``max_output`` bytes; the sha256 of all of it is recorded. At most
 ``MAX_CONCURRENT`` commands run at once per event loop.
 """
@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import hashlib
 import os
 import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -44,6 +47,7 @@ from thinkgate.evidence.roots import resolve_inside
 __all__ = ["MAX_ARGS", "MAX_ARG_CHARS", "MAX_CONCURRENT", "check_command", "scrubbed_env"]
 
 MAX_CONCURRENT = 4
+_PR_SET_DUMPABLE = 4  # linux/prctl.h
 MAX_ARGS = 256
 MAX_ARG_CHARS = 8192
 UNKNOWN_GROUP = "command:unknown"
@@ -89,9 +93,38 @@ def _search_path() -> str:
     return os.pathsep.join(entry for entry in entries if entry and os.path.isabs(entry))
 
 
-def scrubbed_env(cwd: Path) -> dict[str, str]:
-    """The whole environment of a checked command: nothing from the server but a cleaned ``PATH``."""
-    return {"PATH": _search_path(), "LANG": "C.UTF-8", "HOME": str(cwd)}
+_hidden: list[bool] = []  # set once the server's /proc entries were made unreadable to its commands
+
+
+def hide_server_environment() -> bool:
+    """Make this process's ``/proc`` entries (``environ``, ``mem``, …) unreadable to the programs it runs.
+
+    A scrubbed environment keeps the server's variables out of a command's own environment, but a
+    program running as the same user could still read ``/proc/<server pid>/environ``. Marking the
+    server non-dumpable (Linux ``prctl(PR_SET_DUMPABLE, 0)``) gives those entries to root. Side
+    effects: no core dumps of the server and no same-user ptrace (debuggers). Returns whether the
+    server is protected (False where there is no ``prctl``).
+    """
+    if _hidden:
+        return _hidden[0]
+    done = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            done = libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            done = False
+    _hidden.append(done)
+    return done
+
+
+def scrubbed_env(home: Path) -> dict[str, str]:
+    """The whole environment of a checked command: nothing from the server but a cleaned ``PATH``.
+
+    ``home`` is a new empty directory: a ``HOME`` inside the checked tree would let its dotfiles
+    (``.gitconfig`` hooks, ``.npmrc``, ``.local`` site-packages) steer an allow-listed program.
+    """
+    return {"PATH": _search_path(), "LANG": "C.UTF-8", "HOME": str(home)}
 
 
 def _is_bare(program: str) -> bool:
@@ -123,15 +156,16 @@ async def check_command(item: Mapping[str, Any], ctx: CheckContext) -> CheckResu
         usable = False
     if not usable:
         return failed("the working directory does not exist or cannot be used", group, {"cwd": str(cwd)})
-    env = scrubbed_env(cwd)
-    executable = shutil.which(program, path=env["PATH"])
+    executable = shutil.which(program, path=_search_path())
     if executable is None:
         return not_checked(f"program {program!r} is not found on PATH", group)
+    hide_server_environment()
     async with _semaphore():
-        try:
-            run = await _run([executable, *command.argv[1:]], cwd, env, ctx)
-        except OSError:
-            return failed(f"program {program!r} could not be started", group, {"program": executable})
+        with tempfile.TemporaryDirectory(prefix="thinkgate-home-") as home:
+            try:
+                run = await _run([executable, *command.argv[1:]], cwd, scrubbed_env(Path(home)), ctx)
+            except OSError:
+                return failed(f"program {program!r} could not be started", group, {"program": executable})
     details: dict[str, Any] = {
         "program": executable,
         "cwd": str(cwd),

@@ -173,8 +173,18 @@ def _text(data: bytes) -> str:
         raise _FileError("file is not valid UTF-8") from exc
 
 
+# Line breaks editors disagree on (a lone CR, NEL, LS, PS): line numbers would be ambiguous.
+_AMBIGUOUS_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+
+
 def _split_lines(text: str) -> list[str]:
-    """Lines as editors number them: split on ``\\n`` only, a final newline ends the last line."""
+    """Lines as editors number them: split on ``\\n`` only, a final newline ends the last line.
+
+    Raises:
+        _FileError: the file has line breaks other than LF and CRLF (its line numbers are ambiguous).
+    """
+    if _AMBIGUOUS_BREAK.search(text):
+        raise _FileError("the file has line breaks other than LF and CRLF, so its line numbers are ambiguous")
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import socket
+import urllib.parse
 from functools import cache
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
@@ -64,13 +66,17 @@ def _psl() -> PublicSuffixList:
 
 def registrable_domain(host: str) -> str:
     """The registrable domain of ``host`` (lower case), the IP for an IP literal, else the host itself."""
-    host = host.strip().rstrip(".").lower()
+    host = urllib.parse.unquote(host).strip().rstrip(".").lower()
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
     try:
-        return ipaddress.ip_address(host).compressed
+        address = ipaddress.ip_address(host)
     except ValueError:
-        pass
+        address = _ipv4_number(host)
+    if address is not None:
+        mapped = getattr(address, "ipv4_mapped", None)
+        return (mapped or address).compressed
     with contextlib.suppress(UnicodeError):
         # One spelling per name: bücher.de and xn--bcher-kva.de are the same domain.
         host = host.encode("idna").decode("ascii")
@@ -78,6 +84,16 @@ def registrable_domain(host: str) -> str:
         return host
     found = _psl().privatesuffix(host)
     return found if isinstance(found, str) else host
+
+
+def _ipv4_number(host: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address in any form browsers accept (127.1, 2130706433, 0x7f.0.0.1), else None."""
+    if not host or not all(c in "0123456789abcdefx." for c in host) or not host[0].isdigit():
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def domain_group(host: str) -> str:

@@ -75,7 +75,7 @@ class EvidenceIn(BaseModel):
     kind: Literal["file", "calc", "command", "url", "text"]
     stance: Literal["supports", "refutes"] = "supports"
     path: str | None = Field(default=None, max_length=4096, description="file: path under an allowed root")
-    lines: str | None = Field(default=None, max_length=40, description='file: "12" or "12-18"')
+    lines: str | int | None = Field(default=None, description='file: 12, "12" or "12-18"')
     quote: str | None = Field(default=None, max_length=8000, description="file: text in those lines")
     expression: str | None = Field(default=None, max_length=1000, description="calc: arithmetic expression")
     # int before float: a JSON integer stays exact (2**60 + 1 as a float is off by 23).
@@ -97,10 +97,16 @@ class EvidenceIn(BaseModel):
         missing = [name for name in _REQUIRED[self.kind] if getattr(self, name) in (None, "", [])]
         if missing:
             raise ValueError(f"{self.kind} evidence needs {', '.join(missing)}")
+        if isinstance(self.lines, str) and len(self.lines) > 40:
+            raise ValueError("lines must be at most 40 characters")
         return self
 
     def item(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+        item = {k: v for k, v in self.model_dump().items() if v is not None}
+        expected = item.get("expected")
+        if type(expected) is int and not -(2**63) <= expected < 2**63:
+            item["expected"] = str(expected)  # exact as text; the log's JSON holds 64-bit integers only
+        return item
 
 
 class ClaimModel(BaseModel):
