@@ -413,3 +413,16 @@ async def test_evidence_roots_bound_what_a_file_check_may_read(rig: Rig, tmp_pat
         engine, sid, [ClaimIn("no roots", "low", "none", evidence=(quote("notes.txt", "1", "500"),))], client_roots=[]
     )
     assert by_id(none)["none"]["evidence"][0]["check"] == "not_checked"
+
+
+async def test_one_call_may_hold_at_most_sixteen_command_items(rig: Rig) -> None:
+    from thinkgate.engine.governance import MAX_COMMANDS_PER_CALL
+
+    engine = await rig.engine(evidence_commands=frozenset({"touch"}))
+    sid = await session(engine)
+    ran = {"kind": "command", "stance": "supports", "argv": ["touch", "too-many"]}
+    with pytest.raises(InvalidInput, match="command items per call"):
+        await verify_claims(engine, sid, [ClaimIn("x", "low", evidence=(ran,) * (MAX_COMMANDS_PER_CALL + 1))])
+    assert not (rig.root / "too-many").exists()  # refused before any of them ran
+    done = await verify_claims(engine, sid, [ClaimIn("x", "low", evidence=(ran,) * MAX_COMMANDS_PER_CALL)])
+    assert [e["check"] for e in done["claims"][0]["evidence"]] == ["passed"] * MAX_COMMANDS_PER_CALL

@@ -33,7 +33,7 @@ from thinkgate.domain.governance import (
 from thinkgate.domain.pipeline import GOVERNANCE_PROFILES, STAGES
 from thinkgate.domain.route import ASSUMPTION_FACTORS, BANDS, evaluation_failed, route_decision
 from thinkgate.domain.verification import DEFAULT_POLICY, POLICY_RANGES
-from thinkgate.errors import SessionNotFound
+from thinkgate.errors import InvalidInput, SessionNotFound
 from thinkgate.evidence import CheckContext, check_evidence, evidence_roots
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 CALIBRATION_TTL = 60.0  # seconds a set of fitted maps is reused
+MAX_COMMANDS_PER_CALL = 16  # command items in one call (each may run up to the evidence timeout)
 MAX_OUTPUT_KEPT = 4096  # bytes of a command's output kept in the log (its hash covers all of it)
 _PAGE = 1000
 _LOCATORS = (
@@ -232,6 +233,13 @@ async def _validated(engine: Engine, session_id: str, state: SessionState, comma
 
     if command.request_id is not None and await engine.store.find_request(session_id, command.request_id):
         return True
+    items = [i for c in command.claims for i in c.evidence] if isinstance(command, VerifyClaims) else []
+    if isinstance(command, AddEvidence):
+        items = list(command.evidence)
+    commands = sum(1 for item in items if item.get("kind") == "command")
+    if commands > MAX_COMMANDS_PER_CALL:
+        # All commands share a few slots: one call must not hold them for an hour.
+        raise InvalidInput(f"at most {MAX_COMMANDS_PER_CALL} command items per call, got {commands}")
     decide(state, command, session_id=session_id, now="", limits=engine.config.limits)
     return False
 
