@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from bench.client import machine_info, thought_text
-from bench.graph import Block, Comparison, Series, measure, pure_block, stats, timing
+from bench.graph import Block, Comparison, Series, comparison_rows, measure_cached, pure_block, timing
 from thinkgate.domain.deliberation import AddThought, StartDeliberation
 from thinkgate.domain.governance import ClaimIn, GovernanceCommand, RecordAssumption, RunCheckpoint, VerifyClaims
 from thinkgate.domain.ledger import KEPT
@@ -384,30 +384,11 @@ async def run(sz: Sizes, tmp: Path) -> tuple[list[dict[str, Any]], list[float]]:
         print("building sessions ...", file=sys.stderr)
         comps = await size_comparisons(sz, new_engine)
         comps += await check_comparisons(sz, root, new_engine)
-        gc.collect()
-        probes = await measure(comps, sz.rounds)
-        for engine in engines:  # every session stayed in the hot cache: no reload was timed
-            if len(engine.cache) != await engine.store.count_sessions():
-                raise SystemExit("a session was evicted from the engine's cache during the run")
+        probes = await measure_cached(comps, sz.rounds, engines)
     finally:
         for engine in engines:
             await engine.stop()
-    rows = []
-    for c in comps:
-        ref, case = stats(c.small.ns), stats(c.large.ns)
-        rows.append(
-            {
-                "kind": "governance",
-                "name": c.name,
-                "layer": c.layer,
-                "reference": {"case": c.small.case, **ref},
-                "case": {"case": c.large.case, **case},
-                "ratio": round(case["median_us"] / ref["median_us"], 3),
-                "mean_ratio": round(case["mean_us"] / ref["mean_us"], 3),
-                "expect": c.expect,
-            }
-        )
-    return rows, probes
+    return comparison_rows(comps, "governance", ("reference", "case")), probes
 
 
 def render(

@@ -627,30 +627,41 @@ async def run(sz: Sizes) -> tuple[list[dict[str, Any]], list[float]]:
             comps = await engine_comparisons(sz, Path(tmp), engines)
             dcomps, _keep = domain_comparisons(sz)
             comps += dcomps
-            gc.collect()
-            probes = await measure(comps, sz.rounds)
-            for engine in engines:  # every session stayed in the hot cache: no reload was timed
-                if len(engine.cache) != await engine.store.count_sessions():
-                    raise SystemExit("a session was evicted from the engine's cache during the run")
+            probes = await measure_cached(comps, sz.rounds, engines)
         finally:
             for engine in engines:
                 await engine.stop()
+    return comparison_rows(comps, "graph", ("small", "large")), probes
+
+
+async def measure_cached(comps: list[Comparison], rounds: int, engines: list[Engine]) -> list[float]:
+    """``measure`` the comparisons, then check that every session stayed in its engine's hot cache."""
+    gc.collect()
+    probes = await measure(comps, rounds)
+    for engine in engines:  # every session stayed in the hot cache: no reload was timed
+        if len(engine.cache) != await engine.store.count_sessions():
+            raise SystemExit("a session was evicted from the engine's cache during the run")
+    return probes
+
+
+def comparison_rows(comps: list[Comparison], kind: str, labels: tuple[str, str]) -> list[dict[str, Any]]:
+    """One JSON row per comparison: both sides' statistics (under ``labels``) and their ratios."""
     rows = []
     for c in comps:
         small, large = stats(c.small.ns), stats(c.large.ns)
         rows.append(
             {
-                "kind": "graph",
+                "kind": kind,
                 "name": c.name,
                 "layer": c.layer,
-                "small": {"case": c.small.case, **small},
-                "large": {"case": c.large.case, **large},
+                labels[0]: {"case": c.small.case, **small},
+                labels[1]: {"case": c.large.case, **large},
                 "ratio": round(large["median_us"] / small["median_us"], 3),
                 "mean_ratio": round(large["mean_us"] / small["mean_us"], 3),
                 "expect": c.expect,
             }
         )
-    return rows, probes
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
