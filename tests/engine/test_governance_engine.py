@@ -426,3 +426,21 @@ async def test_one_call_may_hold_at_most_sixteen_command_items(rig: Rig) -> None
     assert not (rig.root / "too-many").exists()  # refused before any of them ran
     done = await verify_claims(engine, sid, [ClaimIn("x", "low", evidence=(ran,) * MAX_COMMANDS_PER_CALL)])
     assert [e["check"] for e in done["claims"][0]["evidence"]] == ["passed"] * MAX_COMMANDS_PER_CALL
+
+
+async def test_a_recheck_counts_its_stored_commands_towards_the_cap(rig: Rig) -> None:
+    from thinkgate.engine.governance import MAX_COMMANDS_PER_CALL
+
+    engine = await rig.engine(evidence_commands=frozenset({"true"}))
+    sid = await session(engine)
+    ran = {"kind": "command", "stance": "supports", "argv": ["true"]}
+    for n in range(2):
+        await verify_claims(
+            engine, sid, [ClaimIn(f"claim {n}", "low", f"k{n}", evidence=(ran,) * MAX_COMMANDS_PER_CALL)]
+        )
+    written = await version(engine, sid)
+    with pytest.raises(InvalidInput, match="recheck fewer claims"):
+        await verify_claims(engine, sid, [], recheck=True)
+    assert await version(engine, sid) == written
+    one = await verify_claims(engine, sid, [ClaimIn("claim 0", None, "k0")], recheck=True)
+    assert [c["claimId"] for c in one["claims"]] == ["k0"]

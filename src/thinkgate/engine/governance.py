@@ -163,23 +163,23 @@ async def verify_claims(
         checks=tuple(tuple(_PENDING for _ in claim.evidence) for claim in claims),
     )
     state = await _existing(engine, session_id)
-    if await _validated(engine, session_id, state, command):
-        return await run_governance(engine, session_id, command)  # a retry: answered from the log
-    ctx = check_context(engine, client_roots)
-    flat = await run_checks([item for claim in claims for item in claim.evidence], ctx)
-    checks, at = [], 0
-    for claim in claims:
-        checks.append(tuple(flat[at : at + len(claim.evidence)]))
-        at += len(claim.evidence)
-    rechecks: list[tuple[str, str, Mapping[str, Any]]] = []
+    pairs: list[tuple[str, Mapping[str, Any]]] = []  # (claim, stored item) to check again
     kept: list[str] = []  # items whose stored locator was redacted: their check cannot be repeated
     if recheck:
         named = {c.claim_id for c in claims if c.claim_id is not None}
         stored = [c for c in state.ledger.ordered_claims() if not named or c["id"] in named]
         pairs = [(str(c["id"]), e) for c in stored for e in c["evidence"] if not e.get("redacted")]
         kept = [str(e["evidenceId"]) for c in stored for e in c["evidence"] if e.get("redacted")]
-        results = await run_checks([_item(e) for _, e in pairs], ctx)
-        rechecks = [(cid, str(e["evidenceId"]), r) for (cid, e), r in zip(pairs, results, strict=True)]
+    again = [_item(e) for _, e in pairs]
+    if await _validated(engine, session_id, state, command, again):
+        return await run_governance(engine, session_id, command)  # a retry: answered from the log
+    new = [item for claim in claims for item in claim.evidence]
+    flat = await run_checks([*new, *again], check_context(engine, client_roots))
+    checks, at = [], 0
+    for claim in claims:
+        checks.append(tuple(flat[at : at + len(claim.evidence)]))
+        at += len(claim.evidence)
+    rechecks = [(cid, str(e["evidenceId"]), r) for (cid, e), r in zip(pairs, flat[at:], strict=True)]
     command = replace(command, checks=tuple(checks), rechecks=tuple(rechecks))
     result = await run_governance(engine, session_id, command)
     if kept:
@@ -223,8 +223,16 @@ _PENDING: Mapping[str, Any] = {
 }
 
 
-async def _validated(engine: Engine, session_id: str, state: SessionState, command: GovernanceCommand) -> bool:
+async def _validated(
+    engine: Engine,
+    session_id: str,
+    state: SessionState,
+    command: GovernanceCommand,
+    rechecked: Sequence[Mapping[str, Any]] = (),
+) -> bool:
     """Refuse ``command`` now if deciding it would (no check has run); True when it is a retry.
+
+    ``rechecked`` are the stored items a recheck would run again (they count towards the cap).
 
     Raises:
         ThinkGateError: what deciding the command raises (INVALID_INPUT, UNKNOWN_*, LIMIT_EXCEEDED, …).
@@ -236,10 +244,13 @@ async def _validated(engine: Engine, session_id: str, state: SessionState, comma
     items = [i for c in command.claims for i in c.evidence] if isinstance(command, VerifyClaims) else []
     if isinstance(command, AddEvidence):
         items = list(command.evidence)
-    commands = sum(1 for item in items if item.get("kind") == "command")
+    commands = sum(1 for item in (*items, *rechecked) if item.get("kind") == "command")
     if commands > MAX_COMMANDS_PER_CALL:
         # All commands share a few slots: one call must not hold them for an hour.
-        raise InvalidInput(f"at most {MAX_COMMANDS_PER_CALL} command items per call, got {commands}")
+        raise InvalidInput(
+            f"at most {MAX_COMMANDS_PER_CALL} command items per call (new and rechecked), got {commands}; "
+            "recheck fewer claims at a time (name them with claimId)"
+        )
     decide(state, command, session_id=session_id, now="", limits=engine.config.limits)
     return False
 
