@@ -38,7 +38,16 @@ from typing import Any
 import orjson
 
 from bench.client import machine_info, thought_text
-from bench.graph import Block, Comparison, Series, comparison_rows, measure_cached, pure_block, timing
+from bench.graph import (
+    Block,
+    Comparison,
+    Series,
+    comparison_rows,
+    measure_cached,
+    pure_block,
+    timing,
+    write_results,
+)
 from thinkgate.domain.deliberation import AddThought, StartDeliberation
 from thinkgate.domain.governance import ClaimIn, GovernanceCommand, RecordAssumption, RunCheckpoint, VerifyClaims
 from thinkgate.domain.ledger import KEPT
@@ -449,16 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         (tmp / "root" / "src.py").write_text(file_text(), encoding="utf-8")
         rows, probes = asyncio.run(run(sz, tmp))
     mem = asyncio.run(memory_rows(sz))
-    with open(out_path, "wb") as out:
-        out.write(orjson.dumps({"kind": "machine", **machine, "argv": sys.argv, "sizes": sz.__dict__}) + b"\n")
-        for row in [*rows, *mem]:
-            out.write(orjson.dumps(row) + b"\n")
-        out.write(orjson.dumps({"kind": "probe", "cpu_probe_us": probes}) + b"\n")
     report = render(rows, mem, machine, probes, sz.rounds)
-    print(report, end="", flush=True)
-    a.md.parent.mkdir(parents=True, exist_ok=True)
-    a.md.write_text(report, encoding="utf-8")
-    print(f"raw results: {out_path}; report: {a.md}", file=sys.stderr)
+    write_results(out_path, a.md, {**machine, "sizes": sz.__dict__}, [*rows, *mem], probes, report)
     return 0
 
 

@@ -664,6 +664,21 @@ def comparison_rows(comps: list[Comparison], kind: str, labels: tuple[str, str])
     return rows
 
 
+def write_results(
+    out_path: Path, md: Path, machine: dict[str, Any], rows: list[dict[str, Any]], probes: list[float], report: str
+) -> None:
+    """Write the raw rows as JSON lines and the rendered report (also printed)."""
+    with open(out_path, "wb") as out:
+        out.write(orjson.dumps({"kind": "machine", **machine, "argv": sys.argv}) + b"\n")
+        for row in rows:
+            out.write(orjson.dumps(row) + b"\n")
+        out.write(orjson.dumps({"kind": "probe", "cpu_probe_us": probes}) + b"\n")
+    print(report, end="", flush=True)
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text(report, encoding="utf-8")
+    print(f"raw results: {out_path}; report: {md}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.graph", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small graphs and few calls (smoke test, a few seconds)")
@@ -677,16 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info(None)
     rows, probes = asyncio.run(run(sz))
     mem = memory_rows(sz)
-    with open(out_path, "wb") as out:
-        out.write(orjson.dumps({"kind": "machine", **machine, "argv": sys.argv, "sizes": sz.__dict__}) + b"\n")
-        for row in [*rows, *mem]:
-            out.write(orjson.dumps(row) + b"\n")
-        out.write(orjson.dumps({"kind": "probe", "cpu_probe_us": probes}) + b"\n")
     report = render(rows, mem, machine, probes, sz.rounds)
-    print(report, end="", flush=True)
-    a.md.parent.mkdir(parents=True, exist_ok=True)
-    a.md.write_text(report, encoding="utf-8")
-    print(f"raw results: {out_path}; report: {a.md}", file=sys.stderr)
+    write_results(out_path, a.md, {**machine, "sizes": sz.__dict__}, [*rows, *mem], probes, report)
     return 0
 
 
